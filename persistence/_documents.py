@@ -1,0 +1,134 @@
+"""How domain objects map to MongoDB documents, and back.
+
+Per-user documents (likes, plays, playlists) carry a validity range of snapshot
+versions, ``from`` (inclusive) to ``to`` (exclusive): a document belongs to the
+snapshot of version ``v`` when ``from <= v < to``. Live documents have
+``to == LIVE``. Ids are strings: the stand-in servers match ObjectIds loosely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from persistence.models import Like, Play, Playlist, PlaylistEntry, Track
+
+LIVE: Final = 2**62
+# Control characters are refused in ids, so this separator cannot occur inside one.
+_SEP: Final = "\x1f"
+
+TRACK_FIELDS: Final = (
+    "title",
+    "artists",
+    "album",
+    "duration_ms",
+    "isrc",
+    "explicit",
+    "available",
+    "tempo",
+    "energy",
+    "valence",
+)
+_TRACK_KEYS: Final = {
+    "duration_ms": "durationMs",
+}
+
+
+def doc_id(user_id: str, key: str, version: int) -> str:
+    return f"{user_id}{_SEP}{key}{_SEP}{version}"
+
+
+def at_version(user_id: str, version: int) -> dict[str, Any]:
+    """Filter for a user's documents that belong to the snapshot of ``version``."""
+    return {"userId": user_id, "from": {"$lte": version}, "to": {"$gt": version}}
+
+
+def track_to_doc(track: Track) -> dict[str, Any]:
+    return {_TRACK_KEYS.get(name, name): getattr(track, name) for name in TRACK_FIELDS}
+
+
+def track_from_doc(doc: Mapping[str, Any]) -> Track:
+    values: dict[str, Any] = {name: doc.get(_TRACK_KEYS.get(name, name)) for name in TRACK_FIELDS}
+    return Track.model_construct(track_id=doc["_id"], **values)
+
+
+def like_to_doc(user_id: str, like: Like, version: int) -> dict[str, Any]:
+    return {
+        "_id": doc_id(user_id, like.track_id, version),
+        "userId": user_id,
+        "trackId": like.track_id,
+        "addedAt": like.added_at,
+        "from": version,
+        "to": LIVE,
+    }
+
+
+def like_from_doc(doc: Mapping[str, Any]) -> Like:
+    return Like.model_construct(track_id=doc["trackId"], added_at=utc(doc["addedAt"]))
+
+
+def play_to_doc(user_id: str, play: Play, version: int) -> dict[str, Any]:
+    return {
+        "_id": doc_id(user_id, play.track_id, version),
+        "userId": user_id,
+        "trackId": play.track_id,
+        "lastPlayedAt": play.last_played_at,
+        "from": version,
+        "to": LIVE,
+    }
+
+
+def play_from_doc(doc: Mapping[str, Any]) -> Play:
+    return Play.model_construct(track_id=doc["trackId"], last_played_at=utc(doc["lastPlayedAt"]))
+
+
+def playlist_to_doc(user_id: str, playlist: Playlist, index: int, version: int) -> dict[str, Any]:
+    return {
+        "_id": doc_id(user_id, playlist.playlist_id, version),
+        "userId": user_id,
+        "playlistId": playlist.playlist_id,
+        "index": index,
+        "name": playlist.name,
+        "description": playlist.description,
+        "snapshotId": playlist.snapshot_id,
+        "entryCount": len(playlist.entries),
+        "entries": [{"trackId": e.track_id, "addedAt": e.added_at} for e in playlist.entries],
+        "from": version,
+        "to": LIVE,
+    }
+
+
+def playlist_from_doc(doc: Mapping[str, Any]) -> Playlist:
+    return Playlist.model_construct(
+        playlist_id=doc["playlistId"],
+        name=doc["name"],
+        description=doc.get("description"),
+        snapshot_id=doc.get("snapshotId"),
+        entries=[
+            PlaylistEntry.model_construct(
+                track_id=e["trackId"], added_at=_maybe_utc(e.get("addedAt"))
+            )
+            for e in doc.get("entries", ())
+        ],
+    )
+
+
+def utc(value: datetime) -> datetime:
+    """Datetimes come back naive from clients not built with ``tz_aware``; they are UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def normalized(value: Any) -> Any:
+    """A stored value in the form the domain produces, for change detection."""
+    if isinstance(value, datetime):
+        return utc(value)
+    if isinstance(value, list):
+        return [normalized(v) for v in value]
+    if isinstance(value, dict):
+        return {k: normalized(v) for k, v in value.items()}
+    return value
+
+
+def _maybe_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)

@@ -1,0 +1,37 @@
+"""The one place that picks a MongoDB driver.
+
+Motor reached end of life in May 2026; PyMongo's ``AsyncMongoClient`` succeeds it.
+The store only uses what both share, so switching is the ``driver`` argument.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Literal
+
+Driver = Literal["motor", "pymongo"]
+Client = Any  # AsyncIOMotorClient | AsyncMongoClient; Motor ships no type information
+
+
+def connect(uri: str, driver: Driver = "motor", *, timeout_ms: int = 5000) -> Client:
+    """Build a client; it connects lazily, on first use."""
+    options: dict[str, Any] = {
+        "tz_aware": True,
+        "serverSelectionTimeoutMS": timeout_ms,
+        "connectTimeoutMS": timeout_ms,
+        "appname": "librarycache",
+    }
+    if driver == "motor":
+        from motor.motor_asyncio import AsyncIOMotorClient
+
+        return AsyncIOMotorClient(uri, **options)
+    from pymongo import AsyncMongoClient
+
+    return AsyncMongoClient(uri, **options)
+
+
+async def close(client: Client) -> None:
+    """Close either driver's client (Motor's ``close`` is synchronous, PyMongo's is not)."""
+    result = client.close()
+    if inspect.isawaitable(result):
+        await result

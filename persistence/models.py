@@ -1,0 +1,283 @@
+"""Domain models, validated at the edge with pydantic before anything is written.
+
+Field names are snake_case here; problems are reported with the camelCase paths
+clients sent (``likes[3].trackId``), so a client can find the item at fault.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Self, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from persistence.errors import InvalidInput, Problem
+
+MAX_ID_LENGTH = 256
+_CONTROL = frozenset(chr(c) for c in [*range(0x20), 0x7F])
+
+
+def _check_id(value: str) -> str:
+    if any(ch in _CONTROL for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def to_store_precision(value: datetime) -> datetime:
+    # MongoDB keeps milliseconds; truncating here makes a round trip compare equal,
+    # so an unchanged like is recognised as unchanged by the next sync.
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_check_id)]
+Timestamp = Annotated[AwareDatetime, AfterValidator(to_store_precision)]
+Text = Annotated[str, Field(max_length=1024)]
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
+
+
+class Track(_Model):
+    track_id: Id
+    title: Text
+    artists: list[Text] = Field(max_length=100)
+    album: Text | None = None
+    duration_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    isrc: Annotated[str, Field(max_length=32)] | None = None
+    explicit: bool | None = None
+    available: bool | None = None
+    tempo: float | None = Field(default=None, ge=0.0, le=1000.0, allow_inf_nan=False)
+    energy: Unit | None = None
+    valence: Unit | None = None
+
+
+class Like(_Model):
+    track_id: Id
+    added_at: Timestamp
+
+
+class Play(_Model):
+    track_id: Id
+    last_played_at: Timestamp
+
+
+class PlaylistEntry(_Model):
+    track_id: Id
+    added_at: Timestamp | None = None
+
+
+class Playlist(_Model):
+    playlist_id: Id
+    name: Text
+    description: Annotated[str, Field(max_length=8192)] | None = None
+    snapshot_id: Annotated[str, Field(max_length=MAX_ID_LENGTH)] | None = None
+    entries: list[PlaylistEntry]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Item limits per payload; each is refused by name when exceeded."""
+
+    tracks: int = 200_000
+    likes: int = 200_000
+    plays: int = 50_000
+    playlists: int = 5_000
+    entries_per_playlist: int = 20_000  # ~1.3 MiB per playlist document, far below 16 MiB
+
+
+class LibrarySnapshot(_Model):
+    """A user's whole library as the source reports it."""
+
+    user_id: Id
+    tracks: list[Track]
+    likes: list[Like]
+    plays: list[Play]
+    playlists: list[Playlist]
+
+    @model_validator(mode="after")
+    def _check_consistency(self, info: ValidationInfo) -> Self:
+        limits = (info.context or {}).get("limits", Limits())
+        problems = _size_problems(self, limits)
+        if problems:
+            raise _Refused(problems)  # the rest would be slow on an oversized payload
+
+        tracks: dict[str, Track] = {}
+        for i, track in enumerate(self.tracks):
+            seen = tracks.setdefault(track.track_id, track)
+            if seen != track:
+                problems.append(
+                    Problem(
+                        f"tracks[{i}].trackId",
+                        f'"{track.track_id}" appears twice in tracks with different metadata',
+                    )
+                )
+        problems += _duplicates("likes", [like.track_id for like in self.likes], "trackId")
+        problems += _duplicates("plays", [play.track_id for play in self.plays], "trackId")
+        problems += _duplicates("playlists", [p.playlist_id for p in self.playlists], "playlistId")
+        if problems:
+            raise _Refused(problems)
+        return self
+
+    @classmethod
+    def parse(cls, data: Any, limits: Limits | None = None) -> LibrarySnapshot:
+        """Validate ``data`` (a mapping or an object with snake_case attributes).
+
+        Raises ``InvalidInput`` naming every field and item at fault.
+        """
+        try:
+            return cls.model_validate(data, context={"limits": limits or Limits()})
+        except _Refused as refused:
+            raise InvalidInput(refused.problems) from None
+        except ValidationError as error:
+            raise InvalidInput(_problems_from(error)) from None
+
+    def referenced_track_ids(self) -> dict[str, str]:
+        """Track ids named by likes, plays and entries but absent from ``tracks``.
+
+        Maps each id to the first place that names it, for the error message.
+        """
+        known = {t.track_id for t in self.tracks}
+        missing: dict[str, str] = {}
+        for i, like in enumerate(self.likes):
+            if like.track_id not in known:
+                missing.setdefault(like.track_id, f"likes[{i}].trackId")
+        for i, play in enumerate(self.plays):
+            if play.track_id not in known:
+                missing.setdefault(play.track_id, f"plays[{i}].trackId")
+        for i, playlist in enumerate(self.playlists):
+            for j, entry in enumerate(playlist.entries):
+                if entry.track_id not in known:
+                    missing.setdefault(entry.track_id, f"playlists[{i}].entries[{j}].trackId")
+        return missing
+
+
+class _Refused(ValueError):
+    """Carries structured problems out of a validator (pydantic would flatten them)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = problems
+
+
+def _size_problems(snapshot: LibrarySnapshot, limits: Limits) -> list[Problem]:
+    problems = [
+        Problem(name, f"has {count} items; the limit is {limit}")
+        for name, count, limit in (
+            ("tracks", len(snapshot.tracks), limits.tracks),
+            ("likes", len(snapshot.likes), limits.likes),
+            ("plays", len(snapshot.plays), limits.plays),
+            ("playlists", len(snapshot.playlists), limits.playlists),
+        )
+        if count > limit
+    ]
+    problems += [
+        Problem(
+            f"playlists[{i}].entries",
+            f"has {len(p.entries)} items; the limit is {limits.entries_per_playlist}",
+        )
+        for i, p in enumerate(snapshot.playlists)
+        if len(p.entries) > limits.entries_per_playlist
+    ]
+    return problems
+
+
+def _duplicates(name: str, keys: Sequence[str], key_name: str) -> list[Problem]:
+    first: dict[str, int] = {}
+    problems = []
+    for i, key in enumerate(keys):
+        j = first.setdefault(key, i)
+        if j != i:
+            problems.append(Problem(f"{name}[{i}].{key_name}", f'"{key}" duplicates {name}[{j}]'))
+    return problems
+
+
+def format_path(loc: Sequence[int | str]) -> str:
+    """``("likes", 3, "track_id")`` -> ``likes[3].trackId``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + to_camel(part)
+    return out
+
+
+def _problems_from(error: ValidationError) -> list[Problem]:
+    problems = []
+    for detail in error.errors(include_url=False):
+        ctx_error = (detail.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _Refused):
+            problems += ctx_error.problems
+            continue
+        loc = tuple(
+            p for p in detail["loc"] if not isinstance(p, str) or not p.startswith("function-")
+        )
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] != "missing":
+            message += f" (got {_short(detail['input'])})"
+        problems.append(Problem(format_path(loc), message))
+    return problems
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class SyncKind(enum.Enum):
+    INGEST = "INGEST"
+    SYNC = "SYNC"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one ingest or sync wrote, counted against the previous snapshot."""
+
+    user_id: str
+    kind: SyncKind
+    version: int
+    synced_at: datetime
+    duration_ms: int
+    tracks_upserted: int
+    likes_added: int
+    likes_removed: int
+    plays_added: int
+    plays_removed: int
+    playlists_added: int
+    playlists_removed: int
+    playlists_updated: int
+    playlists_unchanged: int
+    documents_written: int
+    total_likes: int
+    total_plays: int
+    total_playlists: int
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list; ``end_cursor`` resumes after its last item."""
+
+    items: list[T]
+    total: int
+    has_next: bool = False
+    end_cursor: str | None = None
+    cursors: list[str] = field(default_factory=list)

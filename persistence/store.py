@@ -1,0 +1,578 @@
+"""LibraryStore: whole-library snapshots per user, replaced atomically without transactions.
+
+How a sync stays all-or-nothing (see docs/design.md for the long form):
+
+* Each user has one document in ``libraries`` holding the committed snapshot
+  ``version``, a sync ``lease`` and a ``floor``: snapshots from ``floor`` up are
+  intact in the store.
+* A sync takes the lease (one conditional single-document update; a second
+  concurrent sync is refused with ``SyncConflict``), writes only what changed
+  under a new version number (new documents get ``from = new``, retired ones
+  get ``to = new``), then flips ``version`` with one conditional update that
+  also drops the lease. Readers resolve ``version`` first and read only that
+  snapshot, so they see the old library or the new one, never a mix.
+* A sync that dies leaves documents only visible to a version that was never
+  committed; the next sync removes them before writing.
+* After the flip, documents no longer visible to the previous snapshot are
+  deleted and ``floor`` moves up; a reader that raced that far behind notices
+  ``floor`` above its version and reads again.
+
+Only operations that Motor and PyMongo's AsyncMongoClient share are used, so the
+driver is a one-line choice (``persistence.client``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TypeVar
+
+import orjson
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import PyMongoError
+
+from persistence import _documents as docs
+from persistence._documents import LIVE, at_version
+from persistence.errors import AlreadyIngested, InvalidInput, Problem, SyncConflict
+from persistence.models import (
+    LibrarySnapshot,
+    Like,
+    Page,
+    Play,
+    Playlist,
+    SyncKind,
+    SyncReport,
+    Track,
+    to_store_precision,
+)
+
+log = logging.getLogger("librarycache.store")
+
+# A Motor or AsyncMongoClient database/collection. Typed loosely on purpose: Motor
+# ships no type information, and only the subset both drivers share is used here.
+Database = Any
+Collection = Any
+
+R = TypeVar("R")
+_PER_USER: Final = ("likes", "plays", "playlists")
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    lease_seconds: float = 120.0
+    """How long a sync may go without progress before another sync may take over."""
+    write_batch: int = 1000
+    """Documents per write command; keeps single commands short on slow servers."""
+    read_retries: int = 5
+    """How often a read that raced a sync's clean-up is repeated before giving up."""
+
+
+@dataclass(frozen=True)
+class _Lease:
+    token: str
+    current: int | None  # committed version when the lease was taken
+    version: int  # the version this sync writes
+
+
+@dataclass
+class _Delta:
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    updated: int = 0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LibraryStore:
+    """Reads and writes user libraries; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        db: Database,
+        options: StoreOptions | None = None,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._db = db
+        self._options = options or StoreOptions()
+        self._clock = clock
+        self._libraries: Collection = db["libraries"]
+        self._tracks: Collection = db["tracks"]
+        self._likes: Collection = db["likes"]
+        self._plays: Collection = db["plays"]
+        self._playlists: Collection = db["playlists"]
+
+    # ----------------------------------------------------------------- setup
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes every query uses; safe to call on every start."""
+        for coll, order_key in ((self._likes, "addedAt"), (self._plays, "lastPlayedAt")):
+            await coll.create_index(
+                [("userId", 1), (order_key, -1), ("trackId", -1)], name=f"user_{order_key}"
+            )
+        await self._playlists.create_index([("userId", 1), ("playlistId", 1)], name="user_playlist")
+        for name in _PER_USER:
+            coll = self._db[name]
+            await coll.create_index([("userId", 1), ("from", 1)], name="user_from")
+            await coll.create_index([("userId", 1), ("to", 1)], name="user_to")
+
+    async def ping(self) -> None:
+        """Raise if the store does not answer."""
+        await self._db.command("ping")
+
+    # ---------------------------------------------------------------- writes
+
+    async def ingest(self, snapshot: LibrarySnapshot) -> SyncReport:
+        """Store a user's first snapshot; refused with ``AlreadyIngested`` if one exists."""
+        return await self._replace(snapshot, SyncKind.INGEST)
+
+    async def sync(self, snapshot: LibrarySnapshot) -> SyncReport:
+        """Replace a user's likes, plays and playlists with ``snapshot`` as one atomic step.
+
+        Upserts the snapshot's tracks (tracks are global and never deleted). Readers see
+        the previous snapshot until the new one is whole. Writes are proportional to
+        what changed. Raises ``SyncConflict`` while another sync of the user runs,
+        ``InvalidInput`` (before writing anything) for unknown track references.
+        """
+        return await self._replace(snapshot, SyncKind.SYNC)
+
+    async def _replace(self, snapshot: LibrarySnapshot, kind: SyncKind) -> SyncReport:
+        started = time.perf_counter()
+        user = snapshot.user_id
+        await self._check_references(snapshot)
+        if kind is SyncKind.INGEST and await self._committed_version(user) is not None:
+            raise AlreadyIngested(user)
+
+        lease = await self._acquire(user)
+        committed = False
+        try:
+            if kind is SyncKind.INGEST and lease.current is not None:
+                raise AlreadyIngested(user)
+            await self._discard_uncommitted(user, lease.current)
+            progress = _Progress(user, lease.version, kind)
+
+            tracks_upserted = await self._upsert_tracks(snapshot.tracks)
+            progress("tracks", upserted=tracks_upserted)
+            await self._renew(user, lease)
+
+            likes = await self._replace_items(
+                self._likes,
+                user,
+                lease,
+                {
+                    like.track_id: docs.like_to_doc(user, like, lease.version)
+                    for like in snapshot.likes
+                },
+                key="trackId",
+                content=("addedAt",),
+            )
+            progress("likes", added=likes.added, removed=likes.removed)
+            await self._renew(user, lease)
+
+            plays = await self._replace_items(
+                self._plays,
+                user,
+                lease,
+                {
+                    play.track_id: docs.play_to_doc(user, play, lease.version)
+                    for play in snapshot.plays
+                },
+                key="trackId",
+                content=("lastPlayedAt",),
+            )
+            progress("plays", added=plays.added, removed=plays.removed)
+            await self._renew(user, lease)
+
+            playlists = await self._replace_items(
+                self._playlists,
+                user,
+                lease,
+                {
+                    p.playlist_id: docs.playlist_to_doc(user, p, i, lease.version)
+                    for i, p in enumerate(snapshot.playlists)
+                },
+                key="playlistId",
+                content=("index", "name", "description", "snapshotId", "entries"),
+            )
+            progress("playlists", added=playlists.added, removed=playlists.removed)
+
+            # A sync whose lease expired may still be writing under its own version;
+            # clear anything it left so that it can never appear in our snapshot.
+            await self._discard_uncommitted(user, lease.current, keep=lease.version)
+            written = tracks_upserted + sum(d.added + d.removed for d in (likes, plays, playlists))
+            report = SyncReport(
+                user_id=user,
+                kind=kind,
+                version=lease.version,
+                synced_at=to_store_precision(self._clock()),
+                duration_ms=round((time.perf_counter() - started) * 1000),
+                tracks_upserted=tracks_upserted,
+                likes_added=likes.added,
+                likes_removed=likes.removed,
+                plays_added=plays.added,
+                plays_removed=plays.removed,
+                playlists_added=playlists.added - playlists.updated,
+                playlists_removed=playlists.removed - playlists.updated,
+                playlists_updated=playlists.updated,
+                playlists_unchanged=playlists.unchanged,
+                documents_written=written,
+                total_likes=len(snapshot.likes),
+                total_plays=len(snapshot.plays),
+                total_playlists=len(snapshot.playlists),
+            )
+            await self._commit(user, lease, report)
+            committed = True
+            progress("committed", documents_written=written)
+        finally:
+            if not committed:
+                await self._release(user, lease)
+        await self._collect_garbage(user, lease.current)
+        return report
+
+    async def _check_references(self, snapshot: LibrarySnapshot) -> None:
+        missing = snapshot.referenced_track_ids()
+        if not missing:
+            return
+        cached: set[str] = set()
+        for batch in _batched(list(missing), self._options.write_batch):
+            found = await self._tracks.find({"_id": {"$in": batch}}, {"_id": 1}).to_list(None)
+            cached.update(d["_id"] for d in found)
+        problems = [
+            Problem(path, f'"{track_id}" is neither in tracks nor cached')
+            for track_id, path in missing.items()
+            if track_id not in cached
+        ]
+        if problems:
+            raise InvalidInput(problems)
+
+    async def _committed_version(self, user: str) -> int | None:
+        doc = await self._libraries.find_one({"_id": user}, {"version": 1})
+        return None if doc is None else doc.get("version")
+
+    async def _acquire(self, user: str) -> _Lease:
+        now = self._clock()
+        await self._libraries.update_one(
+            {"_id": user}, {"$setOnInsert": {"nextVersion": 0, "floor": 0}}, upsert=True
+        )
+        token = secrets.token_hex(16)
+        doc = await self._libraries.find_one_and_update(
+            {"_id": user, "$or": [{"lease": None}, {"lease.expiresAt": {"$lt": now}}]},
+            {
+                "$set": {"lease": {"token": token, "expiresAt": self._lease_expiry(now)}},
+                "$inc": {"nextVersion": 1},
+            },
+            projection={"version": 1, "nextVersion": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise SyncConflict(user)
+        return _Lease(token=token, current=doc.get("version"), version=doc["nextVersion"])
+
+    def _lease_expiry(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self._options.lease_seconds)
+
+    async def _renew(self, user: str, lease: _Lease) -> None:
+        result = await self._libraries.update_one(
+            {"_id": user, "lease.token": lease.token},
+            {"$set": {"lease.expiresAt": self._lease_expiry(self._clock())}},
+        )
+        if result.matched_count != 1:
+            raise SyncConflict(user, "this sync stalled past its lease and another sync took over")
+
+    async def _release(self, user: str, lease: _Lease) -> None:
+        # Best effort: if the store is down the lease simply expires.
+        with contextlib.suppress(PyMongoError):
+            await self._libraries.update_one(
+                {"_id": user, "lease.token": lease.token}, {"$unset": {"lease": ""}}
+            )
+
+    async def _commit(self, user: str, lease: _Lease, report: SyncReport) -> None:
+        result = await self._libraries.update_one(
+            {"_id": user, "lease.token": lease.token},
+            {
+                "$set": {
+                    "version": lease.version,
+                    "floor": lease.current or 0,
+                    "counts": {
+                        "likes": report.total_likes,
+                        "plays": report.total_plays,
+                        "playlists": report.total_playlists,
+                    },
+                    "lastSync": _report_to_doc(report),
+                },
+                "$unset": {"lease": ""},
+            },
+        )
+        if result.matched_count != 1:
+            raise SyncConflict(user, "this sync stalled past its lease and another sync took over")
+
+    async def _discard_uncommitted(
+        self, user: str, current: int | None, keep: int | None = None
+    ) -> None:
+        """Undo what syncs that never committed wrote (all but version ``keep``)."""
+        above = {"$gt": current or 0}
+        if keep is not None:
+            above["$ne"] = keep
+        for name in _PER_USER:
+            coll = self._db[name]
+            await coll.delete_many({"userId": user, "from": above})
+            await coll.update_many(
+                {"userId": user, "to": {**above, "$lt": LIVE}}, {"$set": {"to": LIVE}}
+            )
+
+    async def _collect_garbage(self, user: str, previous: int | None) -> None:
+        """Delete documents that neither the new nor the previous snapshot uses."""
+        if previous is None:
+            return
+        try:
+            for name in _PER_USER:
+                await self._db[name].delete_many({"userId": user, "to": {"$lte": previous}})
+        except PyMongoError:
+            # The sync is committed; the next one collects what is left.
+            log.warning("garbage collection failed", extra={"userId": user}, exc_info=True)
+
+    async def _upsert_tracks(self, tracks: Sequence[Track]) -> int:
+        wanted = {t.track_id: docs.track_to_doc(t) for t in tracks}
+        changed: list[UpdateOne] = []
+        for batch in _batched(list(wanted), self._options.write_batch):
+            stored = {
+                d["_id"]: d for d in await self._tracks.find({"_id": {"$in": batch}}).to_list(None)
+            }
+            for track_id in batch:
+                doc = wanted[track_id]
+                old = stored.get(track_id)
+                if old is None or any(old.get(k) != v for k, v in doc.items()):
+                    changed.append(UpdateOne({"_id": track_id}, {"$set": doc}, upsert=True))
+        for ops in _batched(changed, self._options.write_batch):
+            await self._tracks.bulk_write(ops, ordered=False)
+        return len(changed)
+
+    async def _replace_items(
+        self,
+        coll: Collection,
+        user: str,
+        lease: _Lease,
+        new: Mapping[str, dict[str, Any]],
+        *,
+        key: str,
+        content: tuple[str, ...],
+    ) -> _Delta:
+        old: dict[str, dict[str, Any]] = {}
+        if lease.current is not None:
+            projection = {"_id": 1, key: 1, **dict.fromkeys(content, 1)}
+            found = await coll.find(at_version(user, lease.current), projection).to_list(None)
+            old = {d[key]: d for d in found}
+
+        delta = _Delta()
+        inserts: list[dict[str, Any]] = []
+        retire: list[str] = []
+        for k, doc in new.items():
+            before = old.get(k)
+            if before is None:
+                inserts.append(doc)
+                delta.added += 1
+            elif _same_content(before, doc, content):
+                delta.unchanged += 1
+            else:
+                inserts.append(doc)
+                retire.append(before["_id"])
+                delta.added += 1
+                delta.removed += 1
+                delta.updated += 1
+        retire += [d["_id"] for k, d in old.items() if k not in new]
+        delta.removed += len(old) - delta.unchanged - delta.updated
+
+        for batch in _batched(inserts, self._options.write_batch):
+            await coll.insert_many(batch, ordered=False)
+            await self._renew(user, lease)
+        for ids in _batched(retire, self._options.write_batch):
+            await coll.update_many({"_id": {"$in": ids}}, {"$set": {"to": lease.version}})
+        return delta
+
+    # ----------------------------------------------------------------- reads
+
+    async def liked(
+        self, user_id: str, *, first: int | None = None, after: str | None = None
+    ) -> Page[Like]:
+        """The user's likes, newest ``addedAt`` first (ties by ``trackId``), from one snapshot.
+
+        ``first=None`` returns all of them. Unknown users get an empty page.
+        """
+        return await self._ordered_page(
+            self._likes, user_id, "likes", "addedAt", docs.like_from_doc, first, after
+        )
+
+    async def plays(
+        self, user_id: str, *, first: int | None = None, after: str | None = None
+    ) -> Page[Play]:
+        """The user's plays, newest ``lastPlayedAt`` first, from one snapshot."""
+        return await self._ordered_page(
+            self._plays, user_id, "plays", "lastPlayedAt", docs.play_from_doc, first, after
+        )
+
+    async def playlists(self, user_id: str) -> list[Playlist]:
+        """The user's playlists in the order the source gave them, from one snapshot."""
+
+        async def read(version: int, _: Mapping[str, Any]) -> list[Playlist]:
+            found = await self._playlists.find(at_version(user_id, version)).to_list(None)
+            found.sort(key=lambda d: d["index"])
+            return [docs.playlist_from_doc(d) for d in found]
+
+        return await self._read_snapshot(user_id, read, [])
+
+    async def playlist(self, user_id: str, playlist_id: str) -> Playlist | None:
+        """One playlist of the user's current snapshot, or ``None``."""
+
+        async def read(version: int, _: Mapping[str, Any]) -> Playlist | None:
+            doc = await self._playlists.find_one(
+                {**at_version(user_id, version), "playlistId": playlist_id}
+            )
+            return None if doc is None else docs.playlist_from_doc(doc)
+
+        return await self._read_snapshot(user_id, read, None)
+
+    async def tracks(self, track_ids: Iterable[str]) -> dict[str, Track]:
+        """Cached metadata for the ids that are known; unknown ids are left out."""
+        found = await self._tracks.find({"_id": {"$in": list(track_ids)}}).to_list(None)
+        return {d["_id"]: docs.track_from_doc(d) for d in found}
+
+    async def last_sync(self, user_id: str) -> SyncReport | None:
+        """The report of the user's last committed ingest or sync."""
+        doc = await self._libraries.find_one({"_id": user_id}, {"lastSync": 1})
+        if doc is None or "lastSync" not in doc:
+            return None
+        return _report_from_doc(doc["lastSync"])
+
+    async def _ordered_page(
+        self,
+        coll: Collection,
+        user_id: str,
+        count_key: str,
+        order_key: str,
+        decode: Callable[[Mapping[str, Any]], R],
+        first: int | None,
+        after: str | None,
+    ) -> Page[R]:
+        position = _decode_cursor(after) if after else None
+
+        async def read(version: int, library: Mapping[str, Any]) -> Page[R]:
+            query = at_version(user_id, version)
+            if position is not None:
+                at, track_id = position
+                query["$or"] = [
+                    {order_key: {"$lt": at}},
+                    {order_key: at, "trackId": {"$lt": track_id}},
+                ]
+            cursor = coll.find(query, {"_id": 0, "trackId": 1, order_key: 1}).sort(
+                [(order_key, -1), ("trackId", -1)]
+            )
+            if first is not None:
+                cursor = cursor.limit(first + 1)
+            found = await cursor.to_list(None)
+            has_next = first is not None and len(found) > first
+            found = found[:first] if first is not None else found
+            cursors = [_encode_cursor(docs.utc(d[order_key]), d["trackId"]) for d in found]
+            return Page(
+                items=[decode(d) for d in found],
+                total=library.get("counts", {}).get(count_key, 0),
+                has_next=has_next,
+                end_cursor=cursors[-1] if cursors else None,
+                cursors=cursors,
+            )
+
+        return await self._read_snapshot(user_id, read, Page(items=[], total=0))
+
+    async def _read_snapshot(
+        self,
+        user_id: str,
+        read: Callable[[int, Mapping[str, Any]], Awaitable[R]],
+        empty: R,
+    ) -> R:
+        """Run ``read`` against the user's committed snapshot, as one consistent view."""
+        for _ in range(self._options.read_retries):
+            library = await self._libraries.find_one({"_id": user_id}, {"version": 1, "counts": 1})
+            if library is None or library.get("version") is None:
+                return empty
+            version = library["version"]
+            result = await read(version, library)
+            # Garbage collection raises ``floor`` before it deletes anything, so if the
+            # floor is still at or below our version, nothing we read was collected.
+            check = await self._libraries.find_one({"_id": user_id}, {"floor": 1})
+            if check is not None and check.get("floor", 0) <= version:
+                return result
+        raise SyncConflict(user_id, "the library changed repeatedly while it was being read")
+
+
+class _Progress:
+    """Logs one line per sync phase, so a long sync on a large library shows where it is."""
+
+    def __init__(self, user: str, version: int, kind: SyncKind) -> None:
+        self._user = user
+        self._version = version
+        self._kind = kind
+        self._started = time.perf_counter()
+
+    def __call__(self, phase: str, **counts: int) -> None:
+        elapsed = round((time.perf_counter() - self._started) * 1000)
+        log.info(
+            "%s %s: %s done after %d ms %s",
+            self._kind.value.lower(),
+            self._user,
+            phase,
+            elapsed,
+            counts,
+            extra={"userId": self._user, "version": self._version, "phase": phase, **counts},
+        )
+
+
+def _same_content(
+    before: Mapping[str, Any], after: Mapping[str, Any], fields: Sequence[str]
+) -> bool:
+    return all(docs.normalized(before.get(f)) == after.get(f) for f in fields)
+
+
+T = TypeVar("T")
+
+
+def _batched(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _encode_cursor(at: datetime, track_id: str) -> str:
+    raw = orjson.dumps([at.isoformat(), track_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, track_id = orjson.loads(raw)
+        return datetime.fromisoformat(at), str(track_id)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise InvalidInput.one(
+            "after", f'"{cursor[:64]}" is not a cursor this server issued'
+        ) from None
+
+
+def _report_to_doc(report: SyncReport) -> dict[str, Any]:
+    doc = dict(report.__dict__)
+    doc["kind"] = report.kind.value
+    return doc
+
+
+def _report_from_doc(doc: Mapping[str, Any]) -> SyncReport:
+    values = dict(doc)
+    values["kind"] = SyncKind(values["kind"])
+    values["synced_at"] = docs.utc(values["synced_at"])
+    return SyncReport(**values)

@@ -1,0 +1,86 @@
+"""The one boundary where errors become client errors with ``extensions.code``.
+
+Domain errors keep their message and code. GraphQL's own failures are coded by
+the phase that produced them. Anything else is a bug or an outage: clients get
+``INTERNAL_SERVER_ERROR`` with the request id, the log gets the detail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+
+from persistence.errors import InvalidInput, LibraryCacheError
+
+log = logging.getLogger("librarycache.errors")
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+INTERNAL = "INTERNAL_SERVER_ERROR"
+
+
+class ErrorCodes(SchemaExtension):
+    """Rewrites every error of a result so that it carries ``extensions.code``."""
+
+    def __init__(self) -> None:
+        self._validation_failed = False
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        self._validation_failed = bool(self.execution_context.pre_execution_errors)
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        request_id = getattr(self.execution_context.context, "request_id", "-")
+        coded: list[GraphQLError] = []
+        for error in result.errors:
+            coded += self._code(error, request_id)
+        result.errors = coded
+
+    def _code(self, error: GraphQLError, request_id: str) -> list[GraphQLError]:
+        original = error.original_error
+        if isinstance(original, InvalidInput):
+            return [
+                _with(error, str(p), {"code": original.code, "field": p.field})
+                for p in original.problems
+            ]
+        if isinstance(original, LibraryCacheError) and original.code != INTERNAL:
+            return [_with(error, str(original), {"code": original.code})]
+        if original is not None or (error.path and not error.extensions):
+            log.error(
+                "internal error while resolving %s",
+                ".".join(map(str, error.path or ())) or "the operation",
+                exc_info=original or error,
+                extra={"requestId": request_id},
+            )
+            message = f"Internal server error (request id {request_id})"
+            return [_with(error, message, {"code": INTERNAL, "requestId": request_id})]
+        if error.extensions and "code" in error.extensions:
+            return [error]
+        if isinstance(error, GraphQLSyntaxError):
+            code = PARSE_FAILED
+        elif self._validation_failed:
+            code = VALIDATION_FAILED
+        else:
+            # Raised by graphql-core while coercing variables, before any resolver ran.
+            code = BAD_USER_INPUT
+        return [_with(error, error.message, {"code": code})]
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), **extensions},
+    )

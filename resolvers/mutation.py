@@ -1,0 +1,32 @@
+"""Write resolvers: validate the payload at the edge, then hand a snapshot to the store."""
+
+from __future__ import annotations
+
+import strawberry
+
+from persistence import LibrarySnapshot
+from resolvers.inputs import LibraryInput
+from resolvers.types import Info, SyncReport
+
+
+def _snapshot(info: Info, library: LibraryInput) -> LibrarySnapshot:
+    info.context.caller.ensure_may_sync()
+    return LibrarySnapshot.parse(library, info.context.limits)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        name="ingest",
+        description="First load of a user's library; refused with ALREADY_INGESTED after that.",
+    )
+    async def ingest(self, info: Info, input: LibraryInput) -> SyncReport:
+        report = await info.context.store.ingest(_snapshot(info, input))
+        return SyncReport.from_domain(report)
+
+    @strawberry.mutation(
+        description="Replace a user's likes, plays and playlists atomically; creates if new."
+    )
+    async def sync(self, info: Info, input: LibraryInput) -> SyncReport:
+        report = await info.context.store.sync(_snapshot(info, input))
+        return SyncReport.from_domain(report)
