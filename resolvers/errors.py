@@ -53,25 +53,24 @@ class ErrorCodes(SchemaExtension):
             ]
         if isinstance(original, LibraryCacheError) and original.code != INTERNAL:
             return [_with(error, str(original), {"code": original.code})]
-        if original is not None or (error.path and not error.extensions):
-            log.error(
-                "internal error while resolving %s",
-                ".".join(map(str, error.path or ())) or "the operation",
-                exc_info=original or error,
-                extra={"requestId": request_id},
-            )
-            message = f"Internal server error (request id {request_id})"
-            return [_with(error, message, {"code": INTERNAL, "requestId": request_id})]
         if error.extensions and "code" in error.extensions:
             return [error]
-        if isinstance(error, GraphQLSyntaxError):
-            code = PARSE_FAILED
-        elif self._validation_failed:
-            code = VALIDATION_FAILED
-        else:
-            # Raised by graphql-core while coercing variables, before any resolver ran.
-            code = BAD_USER_INPUT
-        return [_with(error, error.message, {"code": code})]
+        if error.path is None:
+            if isinstance(error, GraphQLSyntaxError):
+                return [_with(error, error.message, {"code": PARSE_FAILED})]
+            if self._validation_failed:
+                return [_with(error, error.message, {"code": VALIDATION_FAILED})]
+            if error.message.startswith("Variable '$"):
+                # graphql-core coercing variables, before any resolver ran.
+                return [_with(error, error.message, {"code": BAD_USER_INPUT})]
+        log.error(
+            "internal error while resolving %s",
+            ".".join(map(str, error.path or ())) or "the operation",
+            exc_info=original or error,
+            extra={"requestId": request_id},
+        )
+        message = f"Internal server error (request id {request_id})"
+        return [_with(error, message, {"code": INTERNAL, "requestId": request_id})]
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:

@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -117,11 +118,18 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_STORE
     log.info("embedded store at %s, data in %s", uri, settings.data_dir.resolve())
     os.environ["MONGODB_URI"] = uri
+    # uvicorn re-raises SIGTERM once it has shut down; with the default handler that
+    # would end this process before it stops the store it started.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         _run_uvicorn(settings)
     finally:
         asyncio.run(embedded.stop())
     return EXIT_OK
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _run_uvicorn(settings: Settings) -> None:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from persistence import LibraryStore
 from resolvers import RequestContext
@@ -18,6 +23,7 @@ from resolvers.access import OPEN, Caller
 from server._json import dumps
 from server.graphiql import GRAPHIQL_CSP, graphiql_html
 from server.http_errors import error_response
+from server.negotiation import GRAPHQL_RESPONSE, response_media_type
 from server.settings import Settings
 
 Authenticate = Callable[[Request], Caller]
@@ -68,6 +74,61 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
         return HTMLResponse(
             graphiql_html("/graphiql-assets"), headers={"Content-Security-Policy": GRAPHIQL_CSP}
         )
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and content_type != "application/json":
+            raise HTTPException(415, "POST a JSON body with Content-Type: application/json")
+        return await super().parse_http_body(request)
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as error:
+            # A mutation over GET is a method the operation does not allow: 405, not 400.
+            if isinstance(error.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, error.reason) from error
+            raise
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        media_type = response_media_type(request.headers.get("accept", ""))
+        sub_response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        request.state.sub_response = sub_response
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        sub_response: Response = request.state.sub_response
+        # A request error (parse, validation, variable coercion) has no path and means
+        # nothing was executed: graphql-response+json says so with 400 and no "data".
+        request_error = result.data is None and all(e.path is None for e in result.errors or ())
+        if (
+            result.errors
+            and request_error
+            and GRAPHQL_RESPONSE in sub_response.headers["content-type"]
+        ):
+            sub_response.status_code = 400
+            response.pop("data", None)
+        return response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or 200,
+            headers=dict(sub_response.headers),
+        )
+        if sub_response.background:
+            response.background = sub_response.background
+        return response
 
     def encode_json(self, data: object) -> bytes:
         return dumps(data)
