@@ -466,13 +466,17 @@ class LibraryStore:
         position = _decode_cursor(after) if after else None
 
         async def read(version: int, library: Mapping[str, Any]) -> Page[R]:
-            query = at_version(user_id, version)
+            query: dict[str, Any] = at_version(user_id, version)
             if position is not None:
                 at, track_id = position
-                query["$or"] = [
-                    {order_key: {"$lt": at}},
-                    {order_key: at, "trackId": {"$lt": track_id}},
-                ]
+                after_position = {
+                    "$or": [
+                        {order_key: {"$lt": at}},
+                        {order_key: at, "trackId": {"$lt": track_id}},
+                    ]
+                }
+                # An explicit $and: nx-27017 does not AND a top-level $or with its siblings.
+                query = {"$and": [query, after_position]}
             cursor = coll.find(query, {"_id": 0, "trackId": 1, order_key: 1}).sort(
                 [(order_key, -1), ("trackId", -1)]
             )

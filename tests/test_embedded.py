@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
-from wire_server import wire_server
 
 from server.embedded import EmbeddedMongo, EmbeddedMongoError
+from tests.wire_server import wire_server
 
 
 async def _insert(uri: str, *docs: dict[str, Any]) -> None:
@@ -160,3 +160,13 @@ async def test_port_held_by_another_server_is_not_mistaken_for_ours(tmp_path: Pa
         with pytest.raises(EmbeddedMongoError, match="address already in use"):
             await EmbeddedMongo(tmp_path / "second", port=port).start()
         assert first.pid is not None
+
+
+async def test_startup_timeout_names_the_log_and_leaves_no_process(tmp_path: Path) -> None:
+    server = EmbeddedMongo(tmp_path, startup_timeout=0)
+    with pytest.raises(EmbeddedMongoError, match="did not answer") as raised:
+        await server.start()
+    assert str(server.log_path) in str(raised.value)
+    assert server.pid is None
+    async with EmbeddedMongo(tmp_path) as uri:  # nothing left behind blocks a normal start
+        assert await _ids(uri) == []
