@@ -182,3 +182,10 @@ async def test_old_versions_are_collected(store: LibraryStore, mongo_client: obj
     collection = store._likes
     remaining = await collection.find({"userId": "user:alice"}).to_list(None)
     assert len(remaining) == 10
+
+
+async def test_ensure_indexes_is_idempotent(store: LibraryStore) -> None:
+    await store.ensure_indexes()  # the fixture already ran it once, as every start does
+    await store.ingest(snapshot(make_library(likes=2)))
+    await store.ensure_indexes()
+    assert len(await liked_ids(store)) == 2
