@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from strawberry.types.arguments import InputContext
+from strawberry.types.base import get_object_definition
 
 
 @strawberry.input
@@ -56,3 +60,16 @@ class LibraryInput:
     likes: list[LikeInput]
     plays: list[PlayInput]
     playlists: list[PlaylistInput]
+
+
+def _as_coerced(cls: type, value: Mapping[str, Any], context: InputContext) -> Mapping[str, Any]:
+    """Hand resolvers the value graphql-core coerced (camelCase keys), not Strawberry objects.
+
+    graphql-core has already checked every type, null and scalar; the resolvers validate
+    the rest with pydantic straight from these mappings. Building the ~27,000 input objects
+    of a 10,000-like library first cost more CPU than all the rest of an ingest together.
+    """
+    return value
+
+
+get_object_definition(LibraryInput, strict=True).from_input = _as_coerced

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Annotated, Any
+
 import strawberry
 
 from persistence import LibrarySnapshot
 from resolvers.inputs import LibraryInput
 from resolvers.types import Info, SyncReport
 
+# The value as graphql-core coerced it (see ``resolvers.inputs``): pydantic validates it.
+Library = Annotated[Mapping[str, Any], strawberry.argument(graphql_type=LibraryInput)]
 
-def _snapshot(info: Info, library: LibraryInput) -> LibrarySnapshot:
+
+def _snapshot(info: Info, library: Mapping[str, Any]) -> LibrarySnapshot:
     info.context.caller.ensure_may_sync()
     return LibrarySnapshot.parse(library, info.context.limits)
 
@@ -20,13 +26,13 @@ class Mutation:
         name="ingest",
         description="First load of a user's library; refused with ALREADY_INGESTED after that.",
     )
-    async def ingest(self, info: Info, input: LibraryInput) -> SyncReport:
+    async def ingest(self, info: Info, input: Library) -> SyncReport:
         report = await info.context.store.ingest(_snapshot(info, input))
         return SyncReport.from_domain(report)
 
     @strawberry.mutation(
         description="Replace a user's likes, plays and playlists atomically; creates if new."
     )
-    async def sync(self, info: Info, input: LibraryInput) -> SyncReport:
+    async def sync(self, info: Info, input: Library) -> SyncReport:
         report = await info.context.store.sync(_snapshot(info, input))
         return SyncReport.from_domain(report)

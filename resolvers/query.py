@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers.types import (
+    IDS_ONLY,
     Info,
     LikedTracks,
     PlayHistory,
@@ -13,6 +14,7 @@ from resolvers.types import (
     Track,
     check_first,
     load_track,
+    selects_only,
 )
 
 
@@ -28,7 +30,8 @@ class Query:
     ) -> LikedTracks:
         info.context.caller.ensure_may_read(user_id)
         check_first(info, first)
-        page = await info.context.store.liked(user_id, first=first, after=after)
+        ids_only = selects_only(info, IDS_ONLY)
+        page = await info.context.store.liked(user_id, first=first, after=after, ids_only=ids_only)
         return LikedTracks(user_id=user_id, page=page)
 
     @strawberry.field(description="Plays, newest `lastPlayedAt` first; no `first`: all.")
@@ -41,7 +44,8 @@ class Query:
     ) -> PlayHistory:
         info.context.caller.ensure_may_read(user_id)
         check_first(info, first)
-        page = await info.context.store.plays(user_id, first=first, after=after)
+        ids_only = selects_only(info, IDS_ONLY)
+        page = await info.context.store.plays(user_id, first=first, after=after, ids_only=ids_only)
         return PlayHistory(user_id=user_id, page=page)
 
     @strawberry.field(description="The user's playlists in the source's order.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +15,9 @@ from strawberry.types import ExecutionContext
 from resolvers.errors import ErrorCodes
 from resolvers.mutation import Mutation
 from resolvers.query import Query
+from resolvers.scalars import scalar_overrides
+
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,8 @@ class SchemaOptions:
     field_suggestions: bool = True
     extensions: tuple[type[SchemaExtension] | Callable[[], SchemaExtension], ...] = ()
     """Extra extensions (limits, caches) placed before the error boundary."""
+    max_batch: int = 0
+    """Operations per batched (array) request; 0 refuses batches."""
 
 
 class _Schema(strawberry.Schema):
@@ -32,6 +38,15 @@ class _Schema(strawberry.Schema):
         ``ErrorCodes`` logs the unexpected ones, once, under the request id.
         """
 
+    @staticmethod
+    def remove_field_suggestion(error: GraphQLError) -> None:
+        """With suggestions off, none at all: Strawberry strips only those for fields.
+
+        Arguments, types, enum values and input fields are suggested too, and would
+        reveal the schema when introspection is off.
+        """
+        error.message = _SUGGESTION.sub("", error.message)
+
 
 def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     options = options or SchemaOptions()
@@ -39,9 +54,13 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[*options.extensions, ErrorCodes],
+        scalar_overrides=scalar_overrides(),
         # Not ``sort_schema=True``: graphql-core's sorting rebuilds enum types without
         # Strawberry's serializer, and enum fields then fail at run time.
-        config=StrawberryConfig(disable_field_suggestions=not options.field_suggestions),
+        config=StrawberryConfig(
+            disable_field_suggestions=not options.field_suggestions,
+            batching_config={"max_operations": options.max_batch} if options.max_batch else None,
+        ),
     )
 
 

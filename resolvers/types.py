@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from persistence import models
 from persistence.errors import InvalidInput
@@ -74,20 +76,59 @@ class LikedTrack:
         return await load_track(info, self.track_id)
 
 
+IDS_ONLY = frozenset({"trackIds", "totalCount", "pageInfo", "userId", "__typename"})
+"""Fields of ``LikedTracks``/``PlayHistory`` that a page of bare track ids can answer."""
+
+T = TypeVar("T", models.Like, models.Play)
+
+
+def selects_only(info: Info, names: Iterable[str]) -> bool:
+    """Whether the query asks nothing of this field's value beyond the fields ``names``.
+
+    Looks through fragments and inline fragments; directives are ignored (a field under
+    ``@skip`` still counts as asked for, which only costs the cheaper path).
+    """
+    allowed = frozenset(names)
+    pending: list[Selection] = [s for field in info.selected_fields for s in field.selections]
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, SelectedField):
+            if selection.name not in allowed:
+                return False
+        else:  # a fragment spread or an inline fragment
+            pending += selection.selections
+    return True
+
+
+def _track_ids(page: models.Page[T] | models.Page[str]) -> list[strawberry.ID]:
+    items: list[Any] = page.items
+    if items and not isinstance(items[0], str):
+        items = [item.track_id for item in items]
+    return cast("list[strawberry.ID]", items)
+
+
+def _whole(page: models.Page[T] | models.Page[str]) -> models.Page[T]:
+    if page.items and isinstance(page.items[0], str):
+        raise RuntimeError("a page of bare track ids was read for a query that needs items")
+    return cast("models.Page[T]", page)
+
+
 @strawberry.type(description="A user's liked tracks, newest `addedAt` first.")
 class LikedTracks:
     user_id: strawberry.ID
-    page: strawberry.Private[models.Page[models.Like]]
+    page: strawberry.Private[models.Page[models.Like] | models.Page[str]]
+    """Likes, or only their track ids when the query asks for nothing else (``IDS_ONLY``)."""
 
     @strawberry.field(description="Ids of the liked tracks in this page, newest first.")
     def track_ids(self) -> list[strawberry.ID]:
-        return cast("list[strawberry.ID]", [like.track_id for like in self.page.items])
+        return _track_ids(self.page)
 
     @strawberry.field
     def items(self) -> list[LikedTrack]:
+        page = _whole(self.page)
         return [
             LikedTrack(track_id=strawberry.ID(like.track_id), added_at=like.added_at, cursor=c)
-            for like, c in zip(self.page.items, self.page.cursors, strict=True)
+            for like, c in zip(page.items, page.cursors, strict=True)
         ]
 
     @strawberry.field(description="Likes in the whole library, not just this page.")
@@ -113,17 +154,19 @@ class Play:
 @strawberry.type(description="A user's plays, newest `lastPlayedAt` first.")
 class PlayHistory:
     user_id: strawberry.ID
-    page: strawberry.Private[models.Page[models.Play]]
+    page: strawberry.Private[models.Page[models.Play] | models.Page[str]]
+    """Plays, or only their track ids when the query asks for nothing else (``IDS_ONLY``)."""
 
     @strawberry.field
     def track_ids(self) -> list[strawberry.ID]:
-        return cast("list[strawberry.ID]", [play.track_id for play in self.page.items])
+        return _track_ids(self.page)
 
     @strawberry.field
     def items(self) -> list[Play]:
+        page = _whole(self.page)
         return [
             Play(track_id=strawberry.ID(p.track_id), last_played_at=p.last_played_at, cursor=c)
-            for p, c in zip(self.page.items, self.page.cursors, strict=True)
+            for p, c in zip(page.items, page.cursors, strict=True)
         ]
 
     @strawberry.field
