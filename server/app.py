@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -12,27 +13,37 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from persistence import LibraryStore
 from persistence.client import close, connect
 from resolvers import build_schema
 from resolvers.schema import SchemaOptions
+from server.auth import JwtAuthenticator
 from server.body_limit import BodyLimitMiddleware
 from server.embedded import EmbeddedMongo
 from server.graphiql import GRAPHIQL_ASSETS_DIR
 from server.graphql_http import LibraryGraphQL
 from server.health import healthz, readyz
+from server.limits import limit_extensions
+from server.logging import AccessLogMiddleware
+from server.metrics import GraphQLMetrics, HttpMetricsMiddleware, MeteredStore, Metrics
 from server.request_id import RequestIdMiddleware
 from server.settings import Settings
+from server.shutdown import InFlight, InFlightMiddleware
 
 log = logging.getLogger("librarycache")
+
+_SETTLE_SECONDS = 10.0
+"""How long shutdown waits for cancelled requests to unwind before closing the store."""
 
 
 def create_app(settings: Settings) -> Starlette:
     """Build the app; nothing connects until the lifespan starts."""
+    metrics = Metrics(multiprocess_dir=settings.metrics_dir)
+    in_flight = InFlight()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.callback(metrics.worker_exited)
             uri = settings.mongodb_uri
             if uri is None:
                 embedded = EmbeddedMongo(settings.data_dir)
@@ -41,13 +52,22 @@ def create_app(settings: Settings) -> Starlette:
                 log.info("embedded store started", extra={"dataDir": str(settings.data_dir)})
             client = connect(uri, settings.driver, timeout_ms=settings.store_timeout_ms)
             stack.push_async_callback(close, client)
-            store = LibraryStore(client[settings.db], settings.store_options)
+            stack.push_async_callback(in_flight.settled, _SETTLE_SECONDS)  # before close
+            store = MeteredStore(client[settings.db], settings.store_options, metrics=metrics)
             await store.ensure_indexes()
             app.state.store = store
+            _log_auth(settings)
             yield
 
-    schema = build_schema(SchemaOptions(field_suggestions=not settings.production))
-    graphql = LibraryGraphQL(schema, settings)
+    schema = build_schema(
+        SchemaOptions(
+            field_suggestions=not settings.production,
+            extensions=(partial(GraphQLMetrics, metrics), *limit_extensions(settings)),
+            max_batch=settings.max_batch,
+        )
+    )
+    authenticate = JwtAuthenticator.from_settings(settings)
+    graphql = LibraryGraphQL(schema, settings, authenticate=authenticate)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz),
@@ -55,8 +75,13 @@ def create_app(settings: Settings) -> Starlette:
     ]
     if settings.graphiql_enabled:
         routes.append(Mount("/graphiql-assets", StaticFiles(directory=GRAPHIQL_ASSETS_DIR)))
+    if settings.metrics:
+        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     middleware = [
         Middleware(RequestIdMiddleware),
+        Middleware(AccessLogMiddleware),
+        Middleware(HttpMetricsMiddleware, metrics=metrics, routes=routes),
+        Middleware(InFlightMiddleware, in_flight=in_flight),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
     ]
     if settings.cors_origins:
@@ -73,3 +98,16 @@ def create_app(settings: Settings) -> Starlette:
 
 def create_app_from_env() -> Starlette:
     return create_app(Settings.from_env())
+
+
+def _log_auth(settings: Settings) -> None:
+    if settings.jwt_secret is None:
+        log.warning(
+            "authentication is off (LIBRARYCACHE_JWT_SECRET is not set): "
+            "anyone who can reach this server may read and overwrite every library"
+        )
+        return
+    log.info(
+        "authentication is on: HS256 bearer tokens required",
+        extra={"audience": settings.jwt_audience, "issuer": settings.jwt_issuer},
+    )

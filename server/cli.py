@@ -10,10 +10,14 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import math
 import os
+import shutil
 import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -21,12 +25,17 @@ from pydantic import ValidationError
 
 from resolvers.schema import schema_sdl
 from server.embedded import EmbeddedMongo, EmbeddedMongoError
+from server.logging import configure_logging, log_config
 from server.settings import Settings
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_STORE = 3
 EXIT_DRIFT = 4
+
+_SHUTDOWN_MARGIN_SECONDS = 5
+"""Added to ``sync_timeout_seconds`` for the graceful shutdown: a sync that began just before
+SIGTERM gets its whole timeout, plus time to release its lease, before uvicorn cancels it."""
 
 log = logging.getLogger("librarycache")
 
@@ -92,19 +101,16 @@ def _serve(args: argparse.Namespace) -> int:
     except ValidationError as error:
         _complain(f"librarycache: invalid configuration:\n{error}")
         return EXIT_CONFIG
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
 
-    if settings.jwt_secret is None:
-        if not _is_loopback(settings.host) and not args.insecure_open:
-            _complain(
-                f"librarycache: refusing to listen on {settings.host} with authentication off: "
-                "set LIBRARYCACHE_JWT_SECRET, or pass --insecure-open to accept that anyone "
-                "who can reach this port may read and overwrite every library"
-            )
-            return EXIT_CONFIG
-        log.warning("authentication is off (LIBRARYCACHE_JWT_SECRET is not set)")
+    # The app itself logs that authentication is off, once per worker at start-up.
+    if settings.jwt_secret is None and not _is_loopback(settings.host) and not args.insecure_open:
+        _complain(
+            f"librarycache: refusing to listen on {settings.host} with authentication off: "
+            "set LIBRARYCACHE_JWT_SECRET, or pass --insecure-open to accept that anyone "
+            "who can reach this port may read and overwrite every library"
+        )
+        return EXIT_CONFIG
 
     if settings.mongodb_uri is not None:
         _run_uvicorn(settings)
@@ -133,17 +139,42 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 
 def _run_uvicorn(settings: Settings) -> None:
-    uvicorn.run(
-        "server.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        proxy_headers=True,
-        server_header=False,
-        timeout_graceful_shutdown=int(settings.sync_timeout_seconds),
-    )
+    with _metrics_dir(settings):
+        uvicorn.run(
+            "server.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            log_config=log_config(settings.log_level, settings.log_format),
+            access_log=False,  # server.logging.AccessLogMiddleware writes one with the duration
+            proxy_headers=True,
+            server_header=False,
+            timeout_graceful_shutdown=math.ceil(settings.sync_timeout_seconds)
+            + _SHUTDOWN_MARGIN_SECONDS,
+        )
+
+
+@contextmanager
+def _metrics_dir(settings: Settings) -> Iterator[None]:
+    """With several workers, one folder they all write metrics to (prometheus_client's
+    multiprocess mode, which reads ``PROMETHEUS_MULTIPROC_DIR`` when it is imported)."""
+    folder, made = settings.metrics_dir, False
+    if folder is None and settings.workers > 1:
+        folder, made = Path(tempfile.mkdtemp(prefix="librarycache-metrics-")), True
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):  # an earlier run's counts would be added to this one's
+        stale.unlink()
+    os.environ["LIBRARYCACHE_METRICS_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _complain(message: str) -> None:

@@ -94,6 +94,7 @@ class EmbeddedMongo:
             return self.uri
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db_dir.mkdir(exist_ok=True)
+        await self._stop_orphan()
         self._clear_stale_pid_file()
         if self._port is not None:
             await self._launch(self._port)
@@ -156,7 +157,9 @@ class EmbeddedMongo:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.data_dir,
+                start_new_session=True,
             )
+        self.owner_path.write_text(f"{os.getpid()}\n")
         try:
             await self._wait_until_ready(self._proc, port, log_offset)
         except BaseException:
@@ -194,6 +197,33 @@ class EmbeddedMongo:
                 await asyncio.sleep(_POLL_SECONDS)
         finally:
             await client.close()
+
+    @property
+    def owner_path(self) -> Path:
+        return self.data_dir / "owner.pid"
+
+    async def _stop_orphan(self) -> None:
+        """Stop a server whose owner was killed (SIGKILL, OOM) before it could stop it.
+
+        The server runs in a session of its own, so that Ctrl-C or a signal to the owner's
+        process group reaches only the owner, which then drains requests before stopping the
+        store; the price is that a killed owner leaves it running, which this reclaims.
+        """
+        pid, owner = _read_pid(self.pid_path), _read_pid(self.owner_path)
+        if (
+            pid is None
+            or owner is None
+            or pid_alive(owner)
+            or not _is_server_for(pid, self.pid_path)
+        ):
+            return
+        os.kill(pid, signal.SIGTERM)
+        try:
+            async with asyncio.timeout(_STOP_GRACE_SECONDS):
+                while _is_server_for(pid, self.pid_path):  # noqa: ASYNC110 - not our child
+                    await asyncio.sleep(_POLL_SECONDS)
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
 
     def _clear_stale_pid_file(self) -> None:
         """Remove a pid file left by a killed run, which nx-27017 would take as a live server.
@@ -282,6 +312,20 @@ def _read_pid(path: Path) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed, not yet reaped) is not alive.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _is_server_for(pid: int, pid_path: Path) -> bool:

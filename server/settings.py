@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from persistence.client import Driver
 from persistence.models import Limits
@@ -38,9 +39,15 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     env: Literal["development", "production"] = "development"
     max_body_bytes: int = Field(default=32 * MiB, ge=1024)
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated in the environment: ``https://app.example,https://admin.example``."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
+    metrics: bool = True
+    """Serve Prometheus metrics at ``/metrics`` (keep the port off the internet, or turn off)."""
+    metrics_dir: Path | None = None
+    """Where every worker writes its metrics for ``/metrics`` to sum (prometheus_client's
+    multiprocess mode). ``serve --workers N`` uses a fresh temporary folder when unset."""
 
     # GraphQL
     graphiql: bool | None = None
@@ -67,6 +74,15 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)  # a JSON list is accepted too
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @classmethod
     def from_env(cls) -> Self:

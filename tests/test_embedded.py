@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from server.embedded import EmbeddedMongo, EmbeddedMongoError
+from server.embedded import EmbeddedMongo, EmbeddedMongoError, pid_alive
 from tests.wire_server import wire_server
 
 
@@ -94,6 +94,8 @@ async def test_start_after_the_server_was_killed(tmp_path: Path) -> None:
     await _insert(uri, {"_id": "acknowledged"})
     assert killed.pid is not None
     os.kill(killed.pid, signal.SIGKILL)  # leaves its pid file behind, and a zombie until reaped
+    while pid_alive(killed.pid):  # noqa: ASYNC110 - a signal is delivered asynchronously
+        await asyncio.sleep(0.01)
     try:
         async with EmbeddedMongo(tmp_path) as new_uri:
             assert await _ids(new_uri) == ["acknowledged"]
@@ -170,3 +172,29 @@ async def test_startup_timeout_names_the_log_and_leaves_no_process(tmp_path: Pat
     assert server.pid is None
     async with EmbeddedMongo(tmp_path) as uri:  # nothing left behind blocks a normal start
         assert await _ids(uri) == []
+
+
+def test_a_server_left_by_a_killed_owner_is_reclaimed(tmp_path: Path) -> None:
+    """The owner (here a child Python process) dies by SIGKILL and cannot stop its store."""
+    data_dir = tmp_path / "store"
+    script = (
+        "import asyncio, time\n"
+        "from pathlib import Path\n"
+        "from server.embedded import EmbeddedMongo\n"
+        f"print(asyncio.run(EmbeddedMongo(Path({str(data_dir)!r})).start()), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE) as owner:
+        assert owner.stdout is not None
+        assert owner.stdout.readline().startswith(b"mongodb://")
+        orphan_pid = int((data_dir / "nx-27017.pid").read_text())
+        owner.kill()
+
+    server = EmbeddedMongo(data_dir)
+    try:
+        asyncio.run(server.start())
+        assert server.pid != orphan_pid
+    finally:
+        asyncio.run(server.stop())
+    # Reparented away from us, it may linger as a zombie until init reaps it.
+    assert not pid_alive(orphan_pid)

@@ -5,8 +5,9 @@
 pane. Every request the page makes is recorded; one to a host:port other than the page's own is
 blocked (never leaves the machine) and makes the call raise ``ForeignRequestError``.
 
-Async (Playwright's async API), for pytest-asyncio. Never run ``playwright install``: it
-downloads a browser; this uses ``/usr/bin/chromium`` from ``apt-get install chromium``.
+Import it as ``tests.browser.harness``. Async (Playwright's async API), for pytest-asyncio.
+Never run ``playwright install``: it downloads a browser; this uses ``/usr/bin/chromium`` from
+``apt-get install chromium``.
 
 Selectors (GraphiQL 3.8, CodeMirror 5):
 - query editor: ``.graphiql-query-editor .CodeMirror`` (its element has a ``CodeMirror`` property,
@@ -111,11 +112,16 @@ async def run_graphiql(
     *,
     screenshot: str | Path | None = None,
     timeout_s: float = 30.0,
+    init_script: str | None = None,
+    strip_csp: bool = False,
 ) -> GraphiQLRun:
     """Open GraphiQL at ``url``, run ``query`` and return the result and all that was seen.
 
     ``headers`` are stored in the page's localStorage before it loads, so GraphiQL shows them in
     its headers editor and sends them. ``screenshot`` saves a PNG of the page after the run.
+    ``init_script`` runs in the page before its own scripts (to stage a misbehaving page), and
+    ``strip_csp`` removes the page's Content-Security-Policy header, so that what the harness
+    catches by itself can be told from what the browser refuses.
     Raises ``ForeignRequestError`` if the page tried to reach another host:port (such requests
     are aborted), ``GraphiQLPageError`` if GraphiQL did not render or answer in time.
     """
@@ -135,7 +141,11 @@ async def run_graphiql(
         return host == own_host and scheme in (own_scheme, "ws" if own_scheme == "http" else "wss")
 
     async def guard(route: Route) -> None:
-        if allowed(route.request.url):
+        if allowed(route.request.url) and strip_csp and route.request.resource_type == "document":
+            response = await route.fetch()
+            kept = {k: v for k, v in response.headers.items() if k != "content-security-policy"}
+            await route.fulfill(response=response, headers=kept)
+        elif allowed(route.request.url):
             await route.continue_()
         else:
             run.foreign.append(route.request.url)
@@ -178,6 +188,8 @@ async def run_graphiql(
                         "window.localStorage.setItem("
                         f"{json.dumps(HEADERS_STORAGE_KEY)}, {json.dumps(json.dumps(headers))});"
                     )
+                if init_script:
+                    await context.add_init_script(init_script)
                 page = context.pages[0] if context.pages else await context.new_page()
                 page.on("console", on_console)
                 page.on("websocket", on_websocket)
