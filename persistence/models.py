@@ -248,7 +248,8 @@ def _problems_from(error: ValidationError) -> list[Problem]:
 
 
 def _short(value: object) -> str:
-    text = repr(value)
+    # Clients sent JSON: show them a timestamp as they would write it, not a Python repr.
+    text = repr(value.isoformat()) if isinstance(value, datetime) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -8,6 +8,7 @@ the phase that produced them. Anything else is a bug or an outage: clients get
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
@@ -21,6 +22,8 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
+# "Variable '$input' has invalid value at .likes[0].addedAt: ..." -> likes[0].addedAt
+_COERCION_PATH = re.compile(r"Variable '\$\w+' has invalid value at \.?(?P<field>[^:\s]+):")
 
 
 class ErrorCodes(SchemaExtension):
@@ -62,7 +65,10 @@ class ErrorCodes(SchemaExtension):
                 return [_with(error, error.message, {"code": VALIDATION_FAILED})]
             if error.message.startswith("Variable '$"):
                 # graphql-core coercing variables, before any resolver ran.
-                return [_with(error, error.message, {"code": BAD_USER_INPUT})]
+                extensions: dict[str, object] = {"code": BAD_USER_INPUT}
+                if at := _COERCION_PATH.match(error.message):
+                    extensions["field"] = at["field"]
+                return [_with(error, error.message, extensions)]
         log.error(
             "internal error while resolving %s",
             ".".join(map(str, error.path or ())) or "the operation",
