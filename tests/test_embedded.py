@@ -92,9 +92,10 @@ async def test_start_after_the_server_was_killed(tmp_path: Path) -> None:
     killed = EmbeddedMongo(tmp_path)
     uri = await killed.start()
     await _insert(uri, {"_id": "acknowledged"})
-    assert killed.pid is not None
-    os.kill(killed.pid, signal.SIGKILL)  # leaves its pid file behind, and a zombie until reaped
-    while pid_alive(killed.pid):  # noqa: ASYNC110 - a signal is delivered asynchronously
+    pid = killed.pid  # the property turns None once the child is seen to have exited
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # leaves its pid file behind, and a zombie until reaped
+    while pid_alive(pid):  # noqa: ASYNC110 - a signal is delivered asynchronously
         await asyncio.sleep(0.01)
     try:
         async with EmbeddedMongo(tmp_path) as new_uri:
