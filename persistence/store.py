@@ -351,34 +351,49 @@ class LibraryStore:
             log.warning("garbage collection failed", extra={"userId": user}, exc_info=True)
 
     async def _upsert_tracks(self, tracks: Sequence[Track]) -> int:
-        """Write the tracks that are new or changed; returns how many were written."""
-        wanted = {t.track_id: docs.track_to_doc(t) for t in tracks}
-        # Tracks nobody cached yet are inserted: a third of the CPU of as many upserts.
-        ops: list[tuple[str, InsertOne[dict[str, Any]] | UpdateOne]] = []
-        for batch in _batched(list(wanted), self._options.write_batch):
+        """Write the tracks that are new or changed; returns how many were written.
+
+        Streams: at most one batch of documents is built and unwritten at a time.
+        """
+        wanted = {t.track_id: t for t in tracks}
+        size = self._options.write_batch
+        written = 0
+        pending: list[tuple[str, dict[str, Any], InsertOne[dict[str, Any]] | UpdateOne]] = []
+        for batch in _batched(list(wanted), size):
             cursor = self._tracks.find({"_id": {"$in": batch}}, batch_size=len(batch))
             stored = {d["_id"]: d for d in await cursor.to_list(None)}
             for track_id in batch:
-                doc = wanted[track_id]
+                doc = docs.track_to_doc(wanted[track_id])
                 old = stored.get(track_id)
+                # Tracks nobody cached yet are inserted: a third of the CPU of upserts.
                 if old is None:
-                    ops.append((track_id, InsertOne({"_id": track_id, **doc})))
+                    pending.append((track_id, doc, InsertOne({"_id": track_id, **doc})))
                 elif any(old.get(k) != v for k, v in doc.items()):
-                    ops.append((track_id, UpdateOne({"_id": track_id}, {"$set": doc}, upsert=True)))
-        for batch_ops in _batched(ops, self._options.write_batch):
-            try:
-                await self._tracks.bulk_write([op for _, op in batch_ops], ordered=False)
-            except BulkWriteError as error:
-                if any(e.get("code") != _DUPLICATE_KEY for e in error.details["writeErrors"]):
-                    raise
-                # Another sync cached some of them since we looked: write ours over them
-                # (upserts are idempotent, so the inserts that went through don't mind).
-                retry = [
-                    UpdateOne({"_id": track_id}, {"$set": wanted[track_id]}, upsert=True)
-                    for track_id, op in batch_ops
-                    if isinstance(op, InsertOne)
-                ]
-                await self._tracks.bulk_write(retry, ordered=False)
+                    op = UpdateOne({"_id": track_id}, {"$set": doc}, upsert=True)
+                    pending.append((track_id, doc, op))
+            while len(pending) >= size:
+                written += await self._write_tracks(pending[:size])
+                del pending[:size]
+        if pending:
+            written += await self._write_tracks(pending)
+        return written
+
+    async def _write_tracks(
+        self, ops: Sequence[tuple[str, dict[str, Any], InsertOne[dict[str, Any]] | UpdateOne]]
+    ) -> int:
+        try:
+            await self._tracks.bulk_write([op for _, _, op in ops], ordered=False)
+        except BulkWriteError as error:
+            if any(e.get("code") != _DUPLICATE_KEY for e in error.details["writeErrors"]):
+                raise
+            # Another sync cached some of them since we looked: write ours over them
+            # (upserts are idempotent, so the inserts that went through don't mind).
+            retry = [
+                UpdateOne({"_id": track_id}, {"$set": doc}, upsert=True)
+                for track_id, doc, op in ops
+                if isinstance(op, InsertOne)
+            ]
+            await self._tracks.bulk_write(retry, ordered=False)
         return len(ops)
 
     async def _replace_items(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -59,6 +59,44 @@ async def load_track(info: Info, track_id: str) -> Track | None:
     return None if track is None else Track.from_domain(track)
 
 
+async def prefetch_tracks(info: Info, track_ids: list[str]) -> list[Track | None] | None:
+    """Metadata of a whole list's tracks at once, if the query asks for ``track`` of them.
+
+    One awaited load for the list instead of an async ``track`` resolver per item: the
+    query to the store is the same (the loader batches either way), but 50 coroutines
+    less per page of 50 cost more CPU than the rest of the page's fields together.
+    """
+    if "track" not in selected_names(info):
+        return None
+    found = await info.context.tracks.load_many(track_ids)
+    return [None if track is None else Track.from_domain(track) for track in found]
+
+
+class _Prefetchable:
+    """An item whose ``track`` its list resolver may have loaded already (``prefetched``)."""
+
+    track_id: strawberry.ID
+    loaded: Track | None
+    prefetched: bool
+
+    def _track(self, info: Info) -> Track | Awaitable[Track | None] | None:
+        # A plain value when prefetched; otherwise an awaitable that graphql-core awaits.
+        return self.loaded if self.prefetched else load_track(info, self.track_id)
+
+
+def selected_names(info: Info) -> set[str]:
+    """Names of the fields the query selects of this field's value, through fragments."""
+    names: set[str] = set()
+    pending: list[Selection] = [s for field in info.selected_fields for s in field.selections]
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, SelectedField):
+            names.add(selection.name)
+        else:  # a fragment spread or an inline fragment
+            pending += selection.selections
+    return names
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool
@@ -66,14 +104,16 @@ class PageInfo:
 
 
 @strawberry.type(description="A liked track; `track` is its cached metadata.")
-class LikedTrack:
+class LikedTrack(_Prefetchable):
     track_id: strawberry.ID
     added_at: datetime
     cursor: str
+    loaded: strawberry.Private[Track | None] = None
+    prefetched: strawberry.Private[bool] = False
 
-    @strawberry.field
-    async def track(self, info: Info) -> Track | None:
-        return await load_track(info, self.track_id)
+    @strawberry.field(graphql_type=Track | None)
+    def track(self, info: Info) -> Track | Awaitable[Track | None] | None:
+        return self._track(info)
 
 
 IDS_ONLY = frozenset({"trackIds", "totalCount", "pageInfo", "userId", "__typename"})
@@ -85,19 +125,10 @@ T = TypeVar("T", models.Like, models.Play)
 def selects_only(info: Info, names: Iterable[str]) -> bool:
     """Whether the query asks nothing of this field's value beyond the fields ``names``.
 
-    Looks through fragments and inline fragments; directives are ignored (a field under
-    ``@skip`` still counts as asked for, which only costs the cheaper path).
+    Directives are ignored: a field under ``@skip`` still counts as asked for, which only
+    costs the dearer path.
     """
-    allowed = frozenset(names)
-    pending: list[Selection] = [s for field in info.selected_fields for s in field.selections]
-    while pending:
-        selection = pending.pop()
-        if isinstance(selection, SelectedField):
-            if selection.name not in allowed:
-                return False
-        else:  # a fragment spread or an inline fragment
-            pending += selection.selections
-    return True
+    return selected_names(info) <= frozenset(names)
 
 
 def _track_ids(page: models.Page[T] | models.Page[str]) -> list[strawberry.ID]:
@@ -124,11 +155,18 @@ class LikedTracks:
         return _track_ids(self.page)
 
     @strawberry.field
-    def items(self) -> list[LikedTrack]:
+    async def items(self, info: Info) -> list[LikedTrack]:
         page = _whole(self.page)
+        tracks = await prefetch_tracks(info, [like.track_id for like in page.items])
         return [
-            LikedTrack(track_id=strawberry.ID(like.track_id), added_at=like.added_at, cursor=c)
-            for like, c in zip(page.items, page.cursors, strict=True)
+            LikedTrack(
+                track_id=strawberry.ID(like.track_id),
+                added_at=like.added_at,
+                cursor=c,
+                loaded=None if tracks is None else tracks[i],
+                prefetched=tracks is not None,
+            )
+            for i, (like, c) in enumerate(zip(page.items, page.cursors, strict=True))
         ]
 
     @strawberry.field(description="Likes in the whole library, not just this page.")
@@ -141,14 +179,16 @@ class LikedTracks:
 
 
 @strawberry.type(description="The last time a user played a track.")
-class Play:
+class Play(_Prefetchable):
     track_id: strawberry.ID
     last_played_at: datetime
     cursor: str
+    loaded: strawberry.Private[Track | None] = None
+    prefetched: strawberry.Private[bool] = False
 
-    @strawberry.field
-    async def track(self, info: Info) -> Track | None:
-        return await load_track(info, self.track_id)
+    @strawberry.field(graphql_type=Track | None)
+    def track(self, info: Info) -> Track | Awaitable[Track | None] | None:
+        return self._track(info)
 
 
 @strawberry.type(description="A user's plays, newest `lastPlayedAt` first.")
@@ -162,11 +202,18 @@ class PlayHistory:
         return _track_ids(self.page)
 
     @strawberry.field
-    def items(self) -> list[Play]:
+    async def items(self, info: Info) -> list[Play]:
         page = _whole(self.page)
+        tracks = await prefetch_tracks(info, [play.track_id for play in page.items])
         return [
-            Play(track_id=strawberry.ID(p.track_id), last_played_at=p.last_played_at, cursor=c)
-            for p, c in zip(page.items, page.cursors, strict=True)
+            Play(
+                track_id=strawberry.ID(p.track_id),
+                last_played_at=p.last_played_at,
+                cursor=c,
+                loaded=None if tracks is None else tracks[i],
+                prefetched=tracks is not None,
+            )
+            for i, (p, c) in enumerate(zip(page.items, page.cursors, strict=True))
         ]
 
     @strawberry.field
@@ -179,18 +226,20 @@ class PlayHistory:
 
 
 @strawberry.type(description="One entry of a playlist; the same track may appear twice.")
-class PlaylistEntry:
+class PlaylistEntry(_Prefetchable):
     track_id: strawberry.ID
     added_at: datetime | None
     position: int = strawberry.field(description="Index in the playlist, from 0.")
+    loaded: strawberry.Private[Track | None] = None
+    prefetched: strawberry.Private[bool] = False
 
     @strawberry.field(description="Pass as `after` to read the entries that follow this one.")
     def cursor(self) -> str:
         return str(self.position)
 
-    @strawberry.field
-    async def track(self, info: Info) -> Track | None:
-        return await load_track(info, self.track_id)
+    @strawberry.field(graphql_type=Track | None)
+    def track(self, info: Info) -> Track | Awaitable[Track | None] | None:
+        return self._track(info)
 
 
 @strawberry.type
@@ -218,7 +267,7 @@ class Playlist:
         return len(self.playlist.entries)
 
     @strawberry.field(description="Entries in playlist order; page with `first` and `after`.")
-    def entries(
+    async def entries(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> list[PlaylistEntry]:
         check_first(info, first)
@@ -228,11 +277,17 @@ class Playlist:
                 raise InvalidInput.one("after", f'"{after[:64]}" is not an entry cursor')
             start = int(after) + 1
         stop = None if first is None else start + first
+        entries = self.playlist.entries[start:stop]
+        tracks = await prefetch_tracks(info, [entry.track_id for entry in entries])
         return [
             PlaylistEntry(
-                track_id=strawberry.ID(entry.track_id), added_at=entry.added_at, position=i
+                track_id=strawberry.ID(entry.track_id),
+                added_at=entry.added_at,
+                position=i,
+                loaded=None if tracks is None else tracks[i - start],
+                prefetched=tracks is not None,
             )
-            for i, entry in enumerate(self.playlist.entries[start:stop], start)
+            for i, entry in enumerate(entries, start)
         ]
 
 

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from persistence.client import close, connect
 from resolvers import build_schema
 from resolvers.schema import SchemaOptions
+from server._gc import tune_for_serving
 from server.auth import JwtAuthenticator
 from server.body_limit import BodyLimitMiddleware
 from server.embedded import EmbeddedMongo
@@ -97,7 +98,10 @@ def create_app(settings: Settings) -> Starlette:
 
 
 def create_app_from_env() -> Starlette:
-    return create_app(Settings.from_env())
+    """The server processes' factory (``librarycache serve``, ``uvicorn --factory``)."""
+    app = create_app(Settings.from_env())
+    tune_for_serving()
+    return app
 
 
 def _log_auth(settings: Settings) -> None:

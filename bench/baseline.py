@@ -1,0 +1,82 @@
+"""Bare-driver baselines, run in the bench process with synchronous pymongo.
+
+CPU is ``time.process_time()`` of this process around the work only (the store
+server's own CPU is not counted on either side).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from pymongo import MongoClient, UpdateOne
+from pymongo.database import Database
+
+from bench.library import store_documents
+from persistence._documents import at_version
+
+BATCH = 1000
+
+Db = Database[dict[str, Any]]
+
+
+def connect(uri: str) -> MongoClient[dict[str, Any]]:
+    return MongoClient(uri, tz_aware=True, socketTimeoutMS=600_000, connectTimeoutMS=20_000)
+
+
+def write_documents(db: Db, documents: dict[str, list[dict[str, Any]]]) -> None:
+    """What a hand-written ingest sends: tracks upserted by ``_id``, the rest inserted."""
+    tracks = documents.get("tracks", [])
+    for start in range(0, len(tracks), BATCH):
+        ops = [
+            UpdateOne(
+                {"_id": t["_id"]}, {"$set": {k: v for k, v in t.items() if k != "_id"}}, upsert=True
+            )
+            for t in tracks[start : start + BATCH]
+        ]
+        db.tracks.bulk_write(ops, ordered=False)
+    for name in ("likes", "plays", "playlists", "libraries"):
+        docs = documents.get(name, [])
+        for start in range(0, len(docs), BATCH):
+            db[name].insert_many(docs[start : start + BATCH], ordered=False)
+
+
+def ingest_cpu(db: Db, body: bytes) -> tuple[float, float]:
+    """CPU of the equivalent of one ingest, and of its writes alone.
+
+    Equivalent work: decode the same request body, build the same documents, write them.
+    """
+    start = time.process_time()
+    library = orjson.loads(body)["variables"]["input"]
+    documents = store_documents(library)
+    built = time.process_time()
+    write_documents(db, documents)
+    end = time.process_time()
+    return end - start, end - built
+
+
+def liked_ids_cpu(
+    db: Db, user_id: str, repeat: int, batch_size: int | None = None
+) -> tuple[float, int]:
+    """CPU per bare indexed find of all of a user's liked track ids, newest first.
+
+    ``batch_size`` as the store sets it; ``None``: the driver's default (101 documents
+    first, which nx-27017 also returns per later batch: 100 round trips for 10,000).
+    """
+    version = db.libraries.find_one({"_id": user_id}, {"version": 1})["version"]  # type: ignore[index]
+    extra = {} if batch_size is None else {"batch_size": batch_size}
+    count = 0
+    start = time.process_time()
+    for _ in range(repeat):
+        cursor = db.likes.find(at_version(user_id, version), {"_id": 0, "trackId": 1}, **extra)
+        ids = [d["trackId"] for d in cursor.sort([("addedAt", -1), ("trackId", -1)])]
+        count = len(ids)
+    return (time.process_time() - start) / repeat, count
+
+
+def seed(db: Db, documents: dict[str, list[dict[str, Any]]]) -> None:
+    """Insert documents as they are, in large unordered batches."""
+    for name, docs in documents.items():
+        for start in range(0, len(docs), 5000):
+            db[name].insert_many(docs[start : start + 5000], ordered=False)
