@@ -13,6 +13,9 @@ How a sync stays all-or-nothing (see docs/design.md for the long form):
   snapshot, so they see the old library or the new one, never a mix.
 * A sync that dies leaves documents only visible to a version that was never
   committed; the next sync removes them before writing.
+* The flip also records the versions handed out since the last commit as ``dead``:
+  their syncs can never commit, and readers ignore what they wrote, even a write sent
+  late by a sync that stalled past its lease.
 * After the flip, documents no longer visible to the previous snapshot are
   deleted and ``floor`` moves up; a reader that raced that far behind notices
   ``floor`` above its version and reads again.
@@ -62,6 +65,9 @@ Collection = Any
 
 R = TypeVar("R")
 _PER_USER: Final = ("likes", "plays", "playlists")
+_DEAD_KEPT: Final = 64
+"""How many versions back a sync that never committed stays fenced off from readers: one
+stalled past its lease across this many later sync attempts could still show a write."""
 _DUPLICATE_KEY: Final = 11000
 _READ_BATCH: Final = 10_000
 """Documents per reply of a long read. Drivers ask for 101 in the first reply; the wire
@@ -85,6 +91,19 @@ class _Lease:
     token: str
     current: int | None  # committed version when the lease was taken
     version: int  # the version this sync writes
+    dead: tuple[int, ...] = ()  # versions known never to commit, as the library lists them
+
+    @property
+    def writable_marks(self) -> dict[str, Any]:
+        """Filter for documents this sync may retire: live ones, or ones only a sync that
+        cannot commit retired. Never a mark of a later version: a sync that lost its lease
+        must not undo what the one that took over retired."""
+        return {
+            "$or": [
+                {"to": {"$in": [LIVE, *self.dead]}},
+                {"to": {"$gt": self.current or 0, "$lt": self.version}},
+            ]
+        }
 
 
 @dataclass
@@ -236,13 +255,13 @@ class LibraryStore:
                 total_plays=len(snapshot.plays),
                 total_playlists=len(snapshot.playlists),
             )
-            await self._commit(user, lease, report)
+            dead = await self._commit(user, lease, report)
             committed = True
             progress("committed", documents_written=written)
         finally:
             if not committed:
                 await self._release(user, lease)
-        await self._collect_garbage(user, lease.current)
+        await self._collect_garbage(user, lease.current, dead)
         return report
 
     async def _check_references(self, snapshot: LibrarySnapshot) -> None:
@@ -281,12 +300,17 @@ class LibraryStore:
                 "$set": {"lease": {"token": token, "expiresAt": self._lease_expiry(now)}},
                 "$inc": {"nextVersion": 1},
             },
-            projection={"version": 1, "nextVersion": 1},
+            projection={"version": 1, "nextVersion": 1, "dead": 1},
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
             raise SyncConflict(user)
-        return _Lease(token=token, current=doc.get("version"), version=doc["nextVersion"])
+        return _Lease(
+            token=token,
+            current=doc.get("version"),
+            version=doc["nextVersion"],
+            dead=tuple(doc.get("dead", ())),
+        )
 
     def _lease_expiry(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self._options.lease_seconds)
@@ -306,13 +330,23 @@ class LibraryStore:
                 {"_id": user, "lease.token": lease.token}, {"$unset": {"lease": ""}}
             )
 
-    async def _commit(self, user: str, lease: _Lease, report: SyncReport) -> None:
+    async def _commit(self, user: str, lease: _Lease, report: SyncReport) -> tuple[int, ...]:
+        """Flip the committed version; returns the versions now known never to commit."""
+        # Every version handed out since the committed one belonged to a sync that lost or
+        # gave up the lease: none can commit any more. Kept for _DEAD_KEPT versions, so that
+        # a sync stalled past its lease cannot make a late write visible.
+        dead = tuple(
+            v
+            for v in sorted({*lease.dead, *range((lease.current or 0) + 1, lease.version)})
+            if v > lease.version - _DEAD_KEPT
+        )
         result = await self._libraries.update_one(
             {"_id": user, "lease.token": lease.token},
             {
                 "$set": {
                     "version": lease.version,
                     "floor": lease.current or 0,
+                    "dead": list(dead),
                     "counts": {
                         "likes": report.total_likes,
                         "plays": report.total_plays,
@@ -325,6 +359,7 @@ class LibraryStore:
         )
         if result.matched_count != 1:
             raise SyncConflict(user, "this sync stalled past its lease and another sync took over")
+        return dead
 
     async def _discard_uncommitted(self, user: str, current: int | None, own: int) -> None:
         """Undo what syncs that never committed wrote: versions between ``current`` and ``own``.
@@ -339,13 +374,24 @@ class LibraryStore:
             await coll.delete_many({"userId": user, "from": dead})
             await coll.update_many({"userId": user, "to": dead}, {"$set": {"to": LIVE}})
 
-    async def _collect_garbage(self, user: str, previous: int | None) -> None:
-        """Delete documents that neither the new nor the previous snapshot uses."""
-        if previous is None:
-            return
+    async def _collect_garbage(self, user: str, previous: int | None, dead: Sequence[int]) -> None:
+        """Delete documents that neither the new nor the previous snapshot uses.
+
+        Also clears what syncs that never committed wrote: harmless to readers, who ignore
+        ``dead`` versions, but taking up room.
+        """
+        never = list(dead)
         try:
             for name in _PER_USER:
-                await self._db[name].delete_many({"userId": user, "to": {"$lte": previous}})
+                coll = self._db[name]
+                if previous is not None:
+                    retired = {"$lte": previous, "$nin": never}
+                    await coll.delete_many({"userId": user, "to": retired})
+                if never:
+                    await coll.delete_many({"userId": user, "from": {"$in": never}})
+                    await coll.update_many(
+                        {"userId": user, "to": {"$in": never}}, {"$set": {"to": LIVE}}
+                    )
         except PyMongoError:
             # The sync is committed; the next one collects what is left.
             log.warning("garbage collection failed", extra={"userId": user}, exc_info=True)
@@ -409,7 +455,8 @@ class LibraryStore:
         old: dict[str, dict[str, Any]] = {}
         if lease.current is not None:
             projection = {"_id": 1, key: 1, **dict.fromkeys(content, 1)}
-            cursor = coll.find(at_version(user, lease.current), projection, batch_size=_READ_BATCH)
+            visible = at_version(user, lease.current, lease.dead)
+            cursor = coll.find(visible, projection, batch_size=_READ_BATCH)
             found = await cursor.to_list(None)
             old = {d[key]: d for d in found}
 
@@ -436,7 +483,11 @@ class LibraryStore:
             await coll.insert_many(batch, ordered=False)
             await self._renew(user, lease)
         for ids in _batched(retire, self._options.write_batch):
-            await coll.update_many({"_id": {"$in": ids}}, {"$set": {"to": lease.version}})
+            await coll.update_many(
+                {"$and": [{"_id": {"$in": ids}}, lease.writable_marks]},
+                {"$set": {"to": lease.version}},
+            )
+            await self._renew(user, lease)
         return delta
 
     # ----------------------------------------------------------------- reads
@@ -545,8 +596,9 @@ class LibraryStore:
     async def playlists(self, user_id: str) -> list[Playlist]:
         """The user's playlists in the order the source gave them, from one snapshot."""
 
-        async def read(version: int, _: Mapping[str, Any]) -> list[Playlist]:
-            cursor = self._playlists.find(at_version(user_id, version), batch_size=_READ_BATCH)
+        async def read(version: int, library: Mapping[str, Any]) -> list[Playlist]:
+            visible = at_version(user_id, version, library.get("dead", ()))
+            cursor = self._playlists.find(visible, batch_size=_READ_BATCH)
             found = await cursor.to_list(None)
             found.sort(key=lambda d: d["index"])
             return [docs.playlist_from_doc(d) for d in found]
@@ -556,9 +608,10 @@ class LibraryStore:
     async def playlist(self, user_id: str, playlist_id: str) -> Playlist | None:
         """One playlist of the user's current snapshot, or ``None``."""
 
-        async def read(version: int, _: Mapping[str, Any]) -> Playlist | None:
+        async def read(version: int, library: Mapping[str, Any]) -> Playlist | None:
+            wanted = {"playlistId": playlist_id}
             doc = await self._playlists.find_one(
-                {**at_version(user_id, version), "playlistId": playlist_id}
+                {"$and": [at_version(user_id, version, library.get("dead", ())), wanted]}
             )
             return None if doc is None else docs.playlist_from_doc(doc)
 
@@ -590,7 +643,7 @@ class LibraryStore:
         position = _decode_cursor(after) if after else None
 
         async def read(version: int, library: Mapping[str, Any]) -> Page[R]:
-            query: dict[str, Any] = at_version(user_id, version)
+            query: dict[str, Any] = at_version(user_id, version, library.get("dead", ()))
             if position is not None:
                 at, track_id = position
                 after_position = {
@@ -630,7 +683,9 @@ class LibraryStore:
     ) -> R:
         """Run ``read`` against the user's committed snapshot, as one consistent view."""
         for _ in range(self._options.read_retries):
-            library = await self._libraries.find_one({"_id": user_id}, {"version": 1, "counts": 1})
+            library = await self._libraries.find_one(
+                {"_id": user_id}, {"version": 1, "counts": 1, "dead": 1}
+            )
             if library is None or library.get("version") is None:
                 return empty
             version = library["version"]
