@@ -144,19 +144,32 @@ def _whole(page: models.Page[T] | models.Page[str]) -> models.Page[T]:
     return cast("models.Page[T]", page)
 
 
-@strawberry.type(description="A user's liked tracks, newest `addedAt` first.")
-class LikedTracks:
-    user_id: strawberry.ID
-    page: strawberry.Private[models.Page[models.Like] | models.Page[str]]
-    """Likes, or only their track ids when the query asks for nothing else (``IDS_ONLY``)."""
+@strawberry.type
+class _TrackPage:
+    """What ``LikedTracks`` and ``PlayHistory`` share: a page of items that name tracks."""
 
-    @strawberry.field(description="Ids of the liked tracks in this page, newest first.")
+    user_id: strawberry.ID
+    page: strawberry.Private[models.Page[Any]]
+    """Items, or only their track ids when the query asks for nothing else (``IDS_ONLY``)."""
+
+    @strawberry.field(description="Ids of the tracks in this page, in the list's order.")
     def track_ids(self) -> list[strawberry.ID]:
         return _track_ids(self.page)
 
+    @strawberry.field(description="Items in the whole list, not just this page.")
+    def total_count(self) -> int:
+        return self.page.total
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        return PageInfo(has_next_page=self.page.has_next, end_cursor=self.page.end_cursor)
+
+
+@strawberry.type(description="A user's liked tracks, newest `addedAt` first.")
+class LikedTracks(_TrackPage):
     @strawberry.field
     async def items(self, info: Info) -> list[LikedTrack]:
-        page = _whole(self.page)
+        page: models.Page[models.Like] = _whole(self.page)
         tracks = await prefetch_tracks(info, [like.track_id for like in page.items])
         return [
             LikedTrack(
@@ -168,14 +181,6 @@ class LikedTracks:
             )
             for i, (like, c) in enumerate(zip(page.items, page.cursors, strict=True))
         ]
-
-    @strawberry.field(description="Likes in the whole library, not just this page.")
-    def total_count(self) -> int:
-        return self.page.total
-
-    @strawberry.field
-    def page_info(self) -> PageInfo:
-        return PageInfo(has_next_page=self.page.has_next, end_cursor=self.page.end_cursor)
 
 
 @strawberry.type(description="The last time a user played a track.")
@@ -192,18 +197,10 @@ class Play(_Prefetchable):
 
 
 @strawberry.type(description="A user's plays, newest `lastPlayedAt` first.")
-class PlayHistory:
-    user_id: strawberry.ID
-    page: strawberry.Private[models.Page[models.Play] | models.Page[str]]
-    """Plays, or only their track ids when the query asks for nothing else (``IDS_ONLY``)."""
-
-    @strawberry.field
-    def track_ids(self) -> list[strawberry.ID]:
-        return _track_ids(self.page)
-
+class PlayHistory(_TrackPage):
     @strawberry.field
     async def items(self, info: Info) -> list[Play]:
-        page = _whole(self.page)
+        page: models.Page[models.Play] = _whole(self.page)
         tracks = await prefetch_tracks(info, [play.track_id for play in page.items])
         return [
             Play(
@@ -215,14 +212,6 @@ class PlayHistory:
             )
             for i, (p, c) in enumerate(zip(page.items, page.cursors, strict=True))
         ]
-
-    @strawberry.field
-    def total_count(self) -> int:
-        return self.page.total
-
-    @strawberry.field
-    def page_info(self) -> PageInfo:
-        return PageInfo(has_next_page=self.page.has_next, end_cursor=self.page.end_cursor)
 
 
 @strawberry.type(description="One entry of a playlist; the same track may appear twice.")
