@@ -450,29 +450,9 @@ def _scale(
             f"{many[i].p50_ms:.1f} ({many[i].p95_ms:.1f}) ms",
         )
     log(f"{label}: liked p50 {many[0].p50_ms:.1f} ms, playlists p50 {many[1].p50_ms:.1f} ms")
-    # nx-27017 only plans an indexed search for a field that has a single-field index of its
-    # own; with one on userId it then uses the store's compound indexes. A stand-in quirk,
-    # worked around here and never in the store (real MongoDB: tests/persistence/
-    # test_query_plans.py asserts the plans).
-    for name in ("likes", "plays", "playlists"):
-        db[name].create_index([("userId", 1)], name="bench_nx_userId")
-    helped = _latencies(served, users[0], options)
-    for i, name in enumerate(("liked page", "playlists")):
-        ratio = helped[i].p50_ms / one[i].p50_ms
-        report.check(
-            f"{name} p50, {label} + nx-only userId index / 1 user",
-            ratio,
-            "{:.2f}x",
-            "<= 1.5x",
-            ratio <= 1.5,
-        )
     report.info(
         "  others' library (seeded through pymongo)",
         f"{len(others)} users x {per_user} likes, 50 playlists x 100 entries",
-    )
-    log(
-        f"with nx helper index: liked p50 {helped[0].p50_ms:.1f} ms, "
-        f"playlists p50 {helped[1].p50_ms:.1f} ms"
     )
 
 

@@ -12,6 +12,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers._execution import ListFastPathExecutionContext
 from resolvers.errors import ErrorCodes
 from resolvers.mutation import Mutation
 from resolvers.query import Query
@@ -55,6 +56,8 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         mutation=Mutation,
         extensions=[*options.extensions, ErrorCodes],
         scalar_overrides=scalar_overrides(),
+        # Strawberry's executor with lists of plain ids/strings returned as they are.
+        execution_context_class=ListFastPathExecutionContext,
         # Not ``sort_schema=True``: graphql-core's sorting rebuilds enum types without
         # Strawberry's serializer, and enum fields then fail at run time.
         config=StrawberryConfig(
