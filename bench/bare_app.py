@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from persistence._documents import at_version
+from persistence._documents import snapshot_filters
 from persistence.client import close, connect
 
 _TRACK = {"_id": 1, "title": 1, "artists": 1, "album": 1, "durationMs": 1, "explicit": 1}
@@ -54,7 +54,9 @@ def create_app() -> Starlette:
         library = await db.libraries.find_one({"_id": user}, {"version": 1, "counts": 1})
         version = library["version"]
         found = (
-            await db.likes.find(at_version(user, version), {"_id": 0, "trackId": 1, "addedAt": 1})
+            await db.likes.find(
+                snapshot_filters(user, version)[0], {"_id": 0, "trackId": 1, "addedAt": 1}
+            )
             .sort([("addedAt", -1), ("trackId", -1)])
             .limit(first + 1)
             .to_list(None)

@@ -14,7 +14,7 @@ from pymongo import MongoClient, UpdateOne
 from pymongo.database import Database
 
 from bench.library import store_documents
-from persistence._documents import at_version
+from persistence._documents import snapshot_filters
 
 BATCH = 1000
 
@@ -69,7 +69,9 @@ def liked_ids_cpu(
     count = 0
     start = time.process_time()
     for _ in range(repeat):
-        cursor = db.likes.find(at_version(user_id, version), {"_id": 0, "trackId": 1}, **extra)
+        cursor = db.likes.find(
+            snapshot_filters(user_id, version)[0], {"_id": 0, "trackId": 1}, **extra
+        )
         ids = [d["trackId"] for d in cursor.sort([("addedAt", -1), ("trackId", -1)])]
         count = len(ids)
     return (time.process_time() - start) / repeat, count

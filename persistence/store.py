@@ -29,6 +29,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import heapq
+import itertools
 import logging
 import secrets
 import time
@@ -42,7 +44,7 @@ from pymongo import InsertOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
 from persistence import _documents as docs
-from persistence._documents import LIVE, at_version
+from persistence._documents import LIVE, snapshot_filters
 from persistence.errors import AlreadyIngested, InvalidInput, Problem, SyncConflict
 from persistence.models import (
     LibrarySnapshot,
@@ -65,6 +67,7 @@ Collection = Any
 
 R = TypeVar("R")
 _PER_USER: Final = ("likes", "plays", "playlists")
+_POSITION_SLACK: Final = 16
 _DEAD_KEPT: Final = 64
 """How many versions back a sync that never committed stays fenced off from readers: one
 stalled past its lease across this many later sync attempts could still show a write."""
@@ -98,12 +101,8 @@ class _Lease:
         """Filter for documents this sync may retire: live ones, or ones only a sync that
         cannot commit retired. Never a mark of a later version: a sync that lost its lease
         must not undo what the one that took over retired."""
-        return {
-            "$or": [
-                {"to": {"$in": [LIVE, *self.dead]}},
-                {"to": {"$gt": self.current or 0, "$lt": self.version}},
-            ]
-        }
+        uncommitted = range(max((self.current or 0) + 1, self.version - _DEAD_KEPT), self.version)
+        return {"to": {"$in": [LIVE, *self.dead, *uncommitted]}}
 
 
 @dataclass
@@ -472,10 +471,9 @@ class LibraryStore:
         old: dict[str, dict[str, Any]] = {}
         if lease.current is not None:
             projection = {"_id": 1, key: 1, **dict.fromkeys(content, 1)}
-            visible = at_version(user, lease.current, lease.dead)
-            cursor = coll.find(visible, projection, batch_size=_READ_BATCH)
-            found = await cursor.to_list(None)
-            old = {d[key]: d for d in found}
+            for visible in snapshot_filters(user, lease.current, lease.dead):
+                cursor = coll.find(visible, projection, batch_size=_READ_BATCH)
+                old.update((d[key], d) for d in await cursor.to_list(None))
 
         delta = _Delta()
         inserts: list[dict[str, Any]] = []
@@ -501,7 +499,7 @@ class LibraryStore:
             await self._renew(user, lease)
         for ids in _batched(retire, self._options.write_batch):
             await coll.update_many(
-                {"$and": [{"_id": {"$in": ids}}, lease.writable_marks]},
+                {"_id": {"$in": ids}, **lease.writable_marks},
                 {"$set": {"to": lease.version}},
             )
             await self._renew(user, lease)
@@ -615,9 +613,10 @@ class LibraryStore:
         """The user's playlists in the order the source gave them, from one snapshot."""
 
         async def read(version: int, library: Mapping[str, Any]) -> list[Playlist]:
-            visible = at_version(user_id, version, library.get("dead", ()))
-            cursor = self._playlists.find(visible, batch_size=_READ_BATCH)
-            found = await cursor.to_list(None)
+            found = []
+            for visible in snapshot_filters(user_id, version, library.get("dead", ())):
+                cursor = self._playlists.find(visible, batch_size=_READ_BATCH)
+                found += await cursor.to_list(None)
             found.sort(key=lambda d: d["index"])
             return [docs.playlist_from_doc(d) for d in found]
 
@@ -627,11 +626,11 @@ class LibraryStore:
         """One playlist of the user's current snapshot, or ``None``."""
 
         async def read(version: int, library: Mapping[str, Any]) -> Playlist | None:
-            wanted = {"playlistId": playlist_id}
-            doc = await self._playlists.find_one(
-                {"$and": [at_version(user_id, version, library.get("dead", ())), wanted]}
-            )
-            return None if doc is None else docs.playlist_from_doc(doc)
+            for visible in snapshot_filters(user_id, version, library.get("dead", ())):
+                doc = await self._playlists.find_one({**visible, "playlistId": playlist_id})
+                if doc is not None:
+                    return docs.playlist_from_doc(doc)
+            return None
 
         return await self._read_snapshot(user_id, read, None)
 
@@ -661,35 +660,34 @@ class LibraryStore:
         position = _decode_cursor(after) if after else None
 
         async def read(version: int, library: Mapping[str, Any]) -> Page[R]:
-            query: dict[str, Any] = at_version(user_id, version, library.get("dead", ()))
-            if position is not None:
-                at, track_id = position
-                after_position = {
-                    "$or": [
-                        {order_key: {"$lt": at}},
-                        {order_key: at, "trackId": {"$lt": track_id}},
-                    ]
-                }
-                # An explicit $and: nx-27017 does not AND a top-level $or with its siblings.
-                query = {"$and": [query, after_position]}
-            batch = _READ_BATCH if first is None else first + 1
+            filters = snapshot_filters(user_id, version, library.get("dead", ()))
             # A whole list of bare ids needs the order key of its last item alone (for
             # ``end_cursor``), read apart: decoding 10,000 tz-aware datetimes that nothing
             # else reads cost a third of such a read's CPU.
-            keys_only = first is None and decode is _track_id
+            keys_only = first is None and position is None and len(filters) == 1
+            keys_only = keys_only and decode is _track_id
             projection = {"_id": 0, "trackId": 1, **({} if keys_only else {order_key: 1})}
-            cursor = coll.find(query, projection, batch_size=batch).sort(
-                [(order_key, -1), ("trackId", -1)]
-            )
-            if first is not None:
-                cursor = cursor.limit(first + 1)
-            found = await cursor.to_list(None)
+            wanted = None if first is None else first + 1
+            pages = [
+                await self._read_after(coll, filters[0], projection, order_key, position, wanted)
+            ]
+            # The documents only a dead version retired: few, so read whole and cut here.
+            pages += [
+                _after(await coll.find(f, projection).to_list(None), order_key, position, wanted)
+                for f in filters[1:]
+            ]
+            found = pages[0]
+            if len(pages) > 1:  # only for users with dead versions: merge the sorted parts
+                merged = heapq.merge(*pages, key=lambda d: _sort_key(d, order_key), reverse=True)
+                found = list(itertools.islice(merged, wanted))
             has_next = first is not None and len(found) > first
             found = found[:first] if first is not None else found
             last = None
             if keys_only and found:
                 # The same filter in reverse order: its first document is the last item.
-                reverse = coll.find(query, {"_id": 0, "trackId": 1, order_key: 1}, batch_size=1)
+                reverse = coll.find(
+                    filters[0], {"_id": 0, "trackId": 1, order_key: 1}, batch_size=1
+                )
                 reverse = reverse.sort([(order_key, 1), ("trackId", 1)]).limit(1)
                 ends = await reverse.to_list(None)
                 if not ends:  # cannot happen within one snapshot
@@ -705,6 +703,53 @@ class LibraryStore:
             )
 
         return await self._read_snapshot(user_id, read, Page(items=[], total=0))
+
+    @staticmethod
+    async def _read_after(
+        coll: Collection,
+        query: dict[str, Any],
+        projection: dict[str, Any],
+        order_key: str,
+        position: tuple[datetime, str] | None,
+        limit: int | None,
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` documents matching ``query``, newest first, after ``position``.
+
+        The position is applied as ``order_key <= at`` in the query and exactly here: an
+        ``$or`` of (older) and (as old, lower id) would be the one-query form, but
+        nx-27017 mis-ANDs it, and it compares datetimes only to the second. Items at the
+        cursor's own second are few, so the read widens until enough of them pass.
+        """
+        never: frozenset[int] = frozenset()
+        if position is not None:
+            query = {**query, order_key: {"$lte": position[0]}}
+            # nx-27017 plans ``$nin`` beside a range five times slower; documents of dead
+            # versions are few (the next sync removes them), so they are dropped here.
+            if "$nin" in query["from"]:
+                written = dict(query["from"])
+                never = frozenset(written.pop("$nin"))
+                query["from"] = written
+                projection = {**projection, "from": 1}
+        # The cursor's own item matches ``<=`` too, and on nx-27017 so does the rest of its
+        # second: read a little more than asked up front rather than twice.
+        n = None if limit is None else limit + (_POSITION_SLACK if position is not None else 0)
+        batch = _READ_BATCH if n is None else n
+        while True:
+            cursor = coll.find(query, projection, batch_size=batch)
+            cursor = cursor.sort([(order_key, -1), ("trackId", -1)])
+            if n is not None:
+                cursor = cursor.limit(n)
+            found: list[dict[str, Any]] = await cursor.to_list(None)
+            if position is None:
+                return found
+            kept = [
+                d
+                for d in found
+                if _sort_key(d, order_key) < position and d.get("from") not in never
+            ]
+            if n is None or limit is None or len(found) < n or len(kept) >= limit:
+                return kept if limit is None else kept[:limit]
+            n *= 2
 
     async def _read_snapshot(
         self,
@@ -749,6 +794,23 @@ class _Progress:
             counts,
             extra={"userId": self._user, "version": self._version, "phase": phase, **counts},
         )
+
+
+def _sort_key(doc: Mapping[str, Any], order_key: str) -> tuple[datetime, str]:
+    return docs.utc(doc[order_key]), doc["trackId"]
+
+
+def _after(
+    found: list[dict[str, Any]],
+    order_key: str,
+    position: tuple[datetime, str] | None,
+    limit: int | None,
+) -> list[dict[str, Any]]:
+    """``found`` newest first, after ``position``, at most ``limit``: in Python."""
+    found.sort(key=lambda d: _sort_key(d, order_key), reverse=True)
+    if position is not None:
+        found = [d for d in found if _sort_key(d, order_key) < position]
+    return found if limit is None else found[:limit]
 
 
 def _same_content(

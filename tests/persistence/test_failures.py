@@ -82,10 +82,7 @@ class Recording:
         call = self.writes[i]
         if call.collection not in ("likes", "plays", "playlists"):
             return False
-        if call.op == "insert_many":
-            return True
-        parts = [call.filter, *call.filter.get("$and", ())] if call.op == "update_many" else []
-        return any("_id" in part for part in parts)
+        return call.op == "insert_many" or (call.op == "update_many" and "_id" in call.filter)
 
 
 @pytest.fixture

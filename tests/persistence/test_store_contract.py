@@ -189,3 +189,25 @@ async def test_ensure_indexes_is_idempotent(store: LibraryStore) -> None:
     await store.ingest(snapshot(make_library(likes=2)))
     await store.ensure_indexes()
     assert len(await liked_ids(store)) == 2
+
+
+async def test_paging_is_exact_for_timestamps_within_one_second(store: LibraryStore) -> None:
+    """Milliseconds apart, with ties: nx-27017 compares datetimes only to the second in
+    filters, so the store must not rely on the query alone to place a cursor."""
+    library = make_library(likes=6)
+    stamps = ["00.900", "00.100", "00.500", "00.500", "00.001", "01.000"]
+    for like, stamp in zip(library["likes"], stamps, strict=True):
+        like["addedAt"] = f"2024-01-01T00:00:{stamp}Z"
+    await store.ingest(snapshot(library))
+    everything = await liked_ids(store)
+    assert everything == ["track:5", "track:0", "track:3", "track:2", "track:1", "track:4"]
+
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await store.liked("user:alice", first=1, after=after)
+        seen += [like.track_id for like in page.items]
+        if not page.has_next:
+            break
+        after = page.end_cursor
+    assert seen == everything
