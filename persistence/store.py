@@ -37,7 +37,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal, TypeVar, overload
+from typing import Any, Final, TypeVar, overload
 
 import orjson
 from pymongo import InsertOne, ReturnDocument, UpdateOne
@@ -507,107 +507,42 @@ class LibraryStore:
 
     # ----------------------------------------------------------------- reads
 
-    @overload
     async def liked(
-        self,
-        user_id: str,
-        *,
-        first: int | None = None,
-        after: str | None = None,
-        ids_only: Literal[False] = False,
-    ) -> Page[Like]: ...
-
-    @overload
-    async def liked(
-        self,
-        user_id: str,
-        *,
-        first: int | None = None,
-        after: str | None = None,
-        ids_only: Literal[True],
-    ) -> Page[str]: ...
-
-    @overload
-    async def liked(
-        self, user_id: str, *, first: int | None = None, after: str | None = None, ids_only: bool
-    ) -> Page[Like] | Page[str]: ...
-
-    async def liked(
-        self,
-        user_id: str,
-        *,
-        first: int | None = None,
-        after: str | None = None,
-        ids_only: bool = False,
-    ) -> Page[Like] | Page[str]:
+        self, user_id: str, *, first: int | None = None, after: str | None = None
+    ) -> Page[Like]:
         """The user's likes, newest ``addedAt`` first (ties by ``trackId``), from one snapshot.
 
-        ``first=None`` returns all of them. Unknown users get an empty page. With
-        ``ids_only`` the items are the track ids alone (the same page, order and
-        snapshot): several times cheaper for a whole library, as no ``Like`` is built;
-        such a whole list (no ``first``) knows its ``end_cursor`` but no item's cursor.
+        ``first=None`` returns all of them. Unknown users get an empty page.
         """
-        if ids_only:
-            return await self._ordered_page(
-                self._likes, user_id, "likes", "addedAt", _track_id, first, after
-            )
         return await self._ordered_page(
             self._likes, user_id, "likes", "addedAt", docs.like_from_doc, first, after
-        )
-
-    @overload
-    async def plays(
-        self,
-        user_id: str,
-        *,
-        first: int | None = None,
-        after: str | None = None,
-        ids_only: Literal[False] = False,
-    ) -> Page[Play]: ...
-
-    @overload
-    async def plays(
-        self,
-        user_id: str,
-        *,
-        first: int | None = None,
-        after: str | None = None,
-        ids_only: Literal[True],
-    ) -> Page[str]: ...
-
-    @overload
-    async def plays(
-        self, user_id: str, *, first: int | None = None, after: str | None = None, ids_only: bool
-    ) -> Page[Play] | Page[str]: ...
-
-    async def plays(
-        self,
-        user_id: str,
-        *,
-        first: int | None = None,
-        after: str | None = None,
-        ids_only: bool = False,
-    ) -> Page[Play] | Page[str]:
-        """The user's plays, newest ``lastPlayedAt`` first, from one snapshot (see ``liked``)."""
-        if ids_only:
-            return await self._ordered_page(
-                self._plays, user_id, "plays", "lastPlayedAt", _track_id, first, after
-            )
-        return await self._ordered_page(
-            self._plays, user_id, "plays", "lastPlayedAt", docs.play_from_doc, first, after
         )
 
     async def liked_track_ids(
         self, user_id: str, *, first: int | None = None, after: str | None = None
     ) -> Page[str]:
-        """``liked(..., ids_only=True)``."""
-        return await self.liked(user_id, first=first, after=after, ids_only=True)
+        """The same page as ``liked``, of track ids alone: several times cheaper for a whole
+        library, as no ``Like`` is built. Of a whole list (``first=None``) only the end
+        cursor is known; asking for another item's cursor raises ``LookupError``."""
+        return await self._ordered_page(
+            self._likes, user_id, "likes", "addedAt", _track_id, first, after
+        )
+
+    async def plays(
+        self, user_id: str, *, first: int | None = None, after: str | None = None
+    ) -> Page[Play]:
+        """The user's plays, newest ``lastPlayedAt`` first, from one snapshot (see ``liked``)."""
+        return await self._ordered_page(
+            self._plays, user_id, "plays", "lastPlayedAt", docs.play_from_doc, first, after
+        )
 
     async def played_track_ids(
         self, user_id: str, *, first: int | None = None, after: str | None = None
     ) -> Page[str]:
-        """``plays(..., ids_only=True)``."""
-        return await self.plays(user_id, first=first, after=after, ids_only=True)
+        """The same page as ``plays``, of track ids alone (see ``liked_track_ids``)."""
+        return await self._ordered_page(
+            self._plays, user_id, "plays", "lastPlayedAt", _track_id, first, after
+        )
 
     async def playlists(self, user_id: str) -> list[Playlist]:
         """The user's playlists in the order the source gave them, from one snapshot."""

@@ -30,9 +30,9 @@ class Query:
     ) -> LikedTracks:
         info.context.caller.ensure_may_read(user_id)
         check_first(info, first)
-        ids_only = selects_only(info, IDS_ONLY)
-        page = await info.context.store.liked(user_id, first=first, after=after, ids_only=ids_only)
-        return LikedTracks(user_id=user_id, page=page)
+        store = info.context.store
+        read = store.liked_track_ids if selects_only(info, IDS_ONLY) else store.liked
+        return LikedTracks(user_id=user_id, page=await read(user_id, first=first, after=after))
 
     @strawberry.field(description="Plays, newest `lastPlayedAt` first; no `first`: all.")
     async def plays(
@@ -44,9 +44,9 @@ class Query:
     ) -> PlayHistory:
         info.context.caller.ensure_may_read(user_id)
         check_first(info, first)
-        ids_only = selects_only(info, IDS_ONLY)
-        page = await info.context.store.plays(user_id, first=first, after=after, ids_only=ids_only)
-        return PlayHistory(user_id=user_id, page=page)
+        store = info.context.store
+        read = store.played_track_ids if selects_only(info, IDS_ONLY) else store.plays
+        return PlayHistory(user_id=user_id, page=await read(user_id, first=first, after=after))
 
     @strawberry.field(description="The user's playlists in the source's order.")
     async def playlists(self, info: Info, user_id: strawberry.ID) -> list[Playlist]:

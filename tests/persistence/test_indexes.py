@@ -56,8 +56,8 @@ async def test_whole_list_of_ids_matches_the_whole_list(store: LibraryStore) -> 
     await _ingest_two_users(store)
     for user in ("user:alice", "user:bob"):
         for whole, ids in (
-            (await store.liked(user), await store.liked(user, ids_only=True)),
-            (await store.plays(user), await store.plays(user, ids_only=True)),
+            (await store.liked(user), await store.liked_track_ids(user)),
+            (await store.plays(user), await store.played_track_ids(user)),
         ):
             assert ids.items == [item.track_id for item in whole.items]
             assert (ids.total, ids.has_next) == (whole.total, whole.has_next)
@@ -65,16 +65,16 @@ async def test_whole_list_of_ids_matches_the_whole_list(store: LibraryStore) -> 
             assert ids.cursors[-1] == whole.cursors[-1]
             assert len(ids.cursors) == len(whole.cursors)
     # The end cursor of a whole read resumes after its last item: nothing follows.
-    ids = await store.liked("user:alice", ids_only=True)
+    ids = await store.liked_track_ids("user:alice")
     with pytest.raises(LookupError, match="only its end cursor"):
         ids.cursors[0]  # read without the order key: only the last cursor is known
-    assert (await store.liked("user:alice", ids_only=True, after=ids.end_cursor)).items == []
+    assert (await store.liked_track_ids("user:alice", after=ids.end_cursor)).items == []
     # After a cursor, the rest of the list, with the same end cursor as the whole list's.
     first = await store.liked("user:alice", first=2)
-    rest = await store.liked("user:alice", ids_only=True, after=first.end_cursor)
+    rest = await store.liked_track_ids("user:alice", after=first.end_cursor)
     assert rest.items == ids.items[2:]
     assert rest.end_cursor == ids.end_cursor
-    assert (await store.liked("user:nobody", ids_only=True)).end_cursor is None
+    assert (await store.liked_track_ids("user:nobody")).end_cursor is None
 
 
 async def test_the_stand_in_index_is_made_on_nx_alone(store: LibraryStore, backend: str) -> None:

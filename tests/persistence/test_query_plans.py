@@ -127,7 +127,7 @@ async def planned(backend: str, db_name: str) -> AsyncIterator[list[Planned]]:
         first = await store.liked(USER, first=2)
         await store.liked(USER, first=2, after=first.end_cursor)
         await store.liked(USER)
-        await store.liked(USER, ids_only=True)
+        await store.liked_track_ids(USER)
         page = await store.plays(USER, first=1)
         await store.plays(USER, first=1, after=page.end_cursor)
         await store.playlists(USER)
