@@ -124,7 +124,7 @@ async def test_store_failures_are_counted_by_exception(
     def failing(*args: Any, **kwargs: Any) -> Any:
         raise AutoReconnect("injected: the store went away")
 
-    monkeypatch.setattr(app.state.store, "liked", failing)
+    monkeypatch.setattr(app.state.store, "liked_track_ids", failing)  # LIKED asks ids only
     monkeypatch.setattr(app.state.store, "_replace", failing)
 
     body = await post(client, LIKED, {"userId": "user:a"})
