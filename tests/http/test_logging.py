@@ -7,17 +7,15 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from server.app import create_app
 from server.logging import AccessLogMiddleware, JsonFormatter, TextFormatter
 from server.request_id import RequestIdMiddleware, current_request_id
-from server.settings import Settings
 from tests.factories import make_library
 from tests.graphql_client import INGEST, data
 
@@ -39,15 +37,6 @@ def json_lines() -> Iterator[Lines]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
-
-
-@pytest.fixture
-async def client(wire_uri: str, db_name: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(mongodb_uri=wire_uri, db=db_name))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
 
 
 def _record(message: str = "hello %s", *args: object, **extra: Any) -> logging.LogRecord:
@@ -121,15 +110,15 @@ def test_uvicorn_loggers_write_json_through_the_served_config() -> None:
 
 
 async def test_one_access_line_per_request_with_its_id(
-    client: httpx.AsyncClient, json_lines: Lines
+    app_client: httpx.AsyncClient, json_lines: Lines
 ) -> None:
-    response = await client.post(
+    response = await app_client.post(
         "/graphql",
         json={"query": 'query Liked { liked(userId: "user:1") { trackIds } }'},
         headers={"X-Request-ID": "from-the-balancer-1"},
     )
     assert response.headers["x-request-id"] == "from-the-balancer-1"
-    await client.get("/healthz")  # successful probes are logged at debug level only
+    await app_client.get("/healthz")  # successful probes are logged at debug level only
 
     (access,) = [e for e in json_lines() if e["logger"] == "librarycache.access"]
     assert access["requestId"] == "from-the-balancer-1"
@@ -142,9 +131,9 @@ async def test_one_access_line_per_request_with_its_id(
 
 
 async def test_sync_progress_lines_carry_user_phase_and_request(
-    client: httpx.AsyncClient, json_lines: Lines
+    app_client: httpx.AsyncClient, json_lines: Lines
 ) -> None:
-    await data(client, INGEST, {"input": make_library("user:1", likes=4)})
+    await data(app_client, INGEST, {"input": make_library("user:1", likes=4)})
 
     entries = json_lines()
     progress = [e for e in entries if e["logger"] == "librarycache.store"]

@@ -1,31 +1,11 @@
-"""GraphQL over HTTP: our own protocol expectations, and graphql-http's third-party audit."""
+"""GraphQL over HTTP through the app: media types, status codes, JSON error bodies."""
 
 from __future__ import annotations
-
-import json
-import shutil
-import subprocess
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from server.app import create_app
 from server.negotiation import GRAPHQL_RESPONSE, response_media_type
-from server.settings import Settings
-from tests.serve_process import serve
-
-CONFORMANCE = Path(__file__).resolve().parents[2] / "conformance"
-
-
-@pytest.fixture
-async def client(wire_uri: str, db_name: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(mongodb_uri=wire_uri, db=db_name))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
 
 
 @pytest.mark.parametrize(
@@ -58,25 +38,25 @@ def test_media_type_follows_accept(accept: str, expected: str) -> None:
     ids=["parse", "validation", "variable-coercion"],
 )
 async def test_request_errors(
-    client: httpx.AsyncClient, query: str, variables: dict[str, object] | None, code: str
+    app_client: httpx.AsyncClient, query: str, variables: dict[str, object] | None, code: str
 ) -> None:
     body = {"query": query, "variables": variables}
-    new = await client.post("/graphql", json=body, headers={"accept": GRAPHQL_RESPONSE})
+    new = await app_client.post("/graphql", json=body, headers={"accept": GRAPHQL_RESPONSE})
     assert new.status_code == 400
     assert new.headers["content-type"] == f"{GRAPHQL_RESPONSE}; charset=utf-8"
     assert "data" not in new.json()
     assert [e["extensions"]["code"] for e in new.json()["errors"]] == [code]
 
-    legacy = await client.post("/graphql", json=body, headers={"accept": "application/json"})
+    legacy = await app_client.post("/graphql", json=body, headers={"accept": "application/json"})
     assert legacy.status_code == 200
     assert legacy.headers["content-type"].startswith("application/json")
     assert legacy.json()["data"] is None
     assert [e["extensions"]["code"] for e in legacy.json()["errors"]] == [code]
 
 
-async def test_resolver_errors_keep_200_and_data(client: httpx.AsyncClient) -> None:
+async def test_resolver_errors_keep_200_and_data(app_client: httpx.AsyncClient) -> None:
     query = '{ liked(userId: "u", after: "garbage!") { trackIds } track(trackId: "t") { title } }'
-    response = await client.post(
+    response = await app_client.post(
         "/graphql", json={"query": query}, headers={"accept": GRAPHQL_RESPONSE}
     )
     assert response.status_code == 200
@@ -84,8 +64,8 @@ async def test_resolver_errors_keep_200_and_data(client: httpx.AsyncClient) -> N
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_mutation_over_get_is_405(client: httpx.AsyncClient) -> None:
-    response = await client.get(
+async def test_mutation_over_get_is_405(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.get(
         "/graphql",
         params={
             "query": 'mutation { sync(input: {userId: "u", tracks: [], likes: [], plays: [], '
@@ -98,8 +78,8 @@ async def test_mutation_over_get_is_405(client: httpx.AsyncClient) -> None:
     assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
 
 
-async def test_queries_over_get(client: httpx.AsyncClient) -> None:
-    response = await client.get(
+async def test_queries_over_get(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.get(
         "/graphql",
         params={"query": '{ liked(userId: "nobody") { trackIds } }'},
         headers={"accept": "application/json"},
@@ -117,33 +97,12 @@ async def test_queries_over_get(client: httpx.AsyncClient) -> None:
     ids=["bad-json", "content-type", "batch-of-junk"],
 )
 async def test_malformed_requests_get_json_errors(
-    client: httpx.AsyncClient, content: bytes, content_type: str, status: int
+    app_client: httpx.AsyncClient, content: bytes, content_type: str, status: int
 ) -> None:
-    response = await client.post(
+    response = await app_client.post(
         "/graphql", content=content, headers={"content-type": content_type}
     )
     assert response.status_code == status
     error = response.json()["errors"][0]
     assert error["message"]
     assert error["extensions"]["code"] in {"BAD_REQUEST", "UNSUPPORTED_MEDIA_TYPE"}
-
-
-@pytest.mark.e2e
-@pytest.mark.node
-@pytest.mark.skipif(
-    not (CONFORMANCE / "node_modules").is_dir() or shutil.which("node") is None,
-    reason="needs Node.js and `npm ci` in conformance/ (scripts/install does it)",
-)
-def test_graphql_http_audit_passes_without_warnings(tmp_path: Path) -> None:
-    with serve(tmp_path / "data") as base:
-        run = subprocess.run(
-            ["node", str(CONFORMANCE / "audit.mjs"), f"{base}/graphql"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-    results = [json.loads(line) for line in run.stdout.splitlines()]
-    assert len(results) > 50
-    not_ok = [r for r in results if r["status"] != "ok"]
-    assert not_ok == []
