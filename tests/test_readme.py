@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
+
+from server.app import create_app
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,3 +34,19 @@ def test_quickstart_commands_exist() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "\nscripts/test\n" in (ROOT / ".ci" / "run").read_text()
+
+
+async def test_graphiql_examples_run(wire_uri: str, db_name: str) -> None:
+    """The README's GraphQL examples, in order, against the app: no errors, real data."""
+    examples = re.findall(r"```graphql\n(.*?)```", README, flags=re.DOTALL)
+    assert len(examples) >= 3
+    app = create_app(Settings(mongodb_uri=wire_uri, db=db_name))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for example in examples:
+                body = (await client.post("/graphql", json={"query": example})).json()
+                assert "errors" not in body, (example, body["errors"])
+            liked = '{ liked(userId: "user:alice") { trackIds } }'
+            body = (await client.post("/graphql", json={"query": liked})).json()
+            assert body["data"]["liked"]["trackIds"] == ["track:2", "track:1"]
