@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from persistence._documents import LIVE, doc_id
+from persistence._documents import LIVE, TRACK_DOC_KEYS, doc_id
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 _WORDS = [
@@ -154,26 +154,13 @@ def _at(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-_TRACK_FIELDS = (
-    "title",
-    "artists",
-    "album",
-    "durationMs",
-    "isrc",
-    "explicit",
-    "available",
-    "tempo",
-    "energy",
-    "valence",
-)
-
-
 def store_documents(library: dict[str, Any], version: int = 1) -> dict[str, list[dict[str, Any]]]:
     """The documents the store keeps for ``library``, per collection, as it writes them."""
     user = library["userId"]
     return {
         "tracks": [
-            {"_id": t["trackId"], **{k: t.get(k) for k in _TRACK_FIELDS}} for t in library["tracks"]
+            {"_id": t["trackId"], **{k: t.get(k) for k in TRACK_DOC_KEYS}}
+            for t in library["tracks"]
         ],
         "likes": [
             {

@@ -33,6 +33,8 @@ TRACK_FIELDS: Final = (
 _TRACK_KEYS: Final = {
     "duration_ms": "durationMs",
 }
+TRACK_DOC_KEYS: Final = tuple(_TRACK_KEYS.get(name, name) for name in TRACK_FIELDS)
+"""The metadata keys of a track document, as stored (and as clients name them)."""
 
 
 def doc_id(user_id: str, key: str, version: int) -> str:

@@ -12,6 +12,7 @@ import pytest
 
 from persistence import LibraryStore
 from tests.factories import make_library, snapshot
+from tests.persistence.reads import liked_pages, track_ids
 
 PER_USER = ("likes", "plays", "playlists")
 
@@ -40,15 +41,8 @@ async def test_ensure_indexes_is_idempotent_and_reads_stay_exact(store: LibraryS
     assert [p.name for p in await store.playlists("user:alice")] == ["Playlist 0", "Playlist 1"]
     assert [p.name for p in await store.playlists("user:bob")] == ["Playlist 0", "Playlist 1"]
 
-    seen: list[str] = []
-    after = None
-    while True:
-        page = await store.liked("user:alice", first=4, after=after)
-        seen += [like.track_id for like in page.items]
-        if not page.has_next:
-            break
-        after = page.end_cursor
-    assert seen == [like.track_id for like in alice.items]
+    pages = await liked_pages(store, "user:alice", first=4)
+    assert track_ids(pages) == [like.track_id for like in alice.items]
 
 
 async def test_whole_list_of_ids_matches_the_whole_list(store: LibraryStore) -> None:

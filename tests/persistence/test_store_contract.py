@@ -6,10 +6,7 @@ import pytest
 
 from persistence import AlreadyIngested, InvalidInput, LibraryStore
 from tests.factories import make_library, seed_trace_ingest, seed_trace_sync, snapshot, track
-
-
-async def liked_ids(store: LibraryStore, user: str = "user:alice") -> list[str]:
-    return [like.track_id for like in (await store.liked(user)).items]
+from tests.persistence.reads import liked_ids, liked_pages, track_ids
 
 
 async def test_seed_trace(store: LibraryStore) -> None:
@@ -57,16 +54,9 @@ async def test_liked_is_newest_first_and_pages_cover_the_list(store: LibraryStor
     everything = await liked_ids(store)
     assert everything == [f"track:{i}" for i in reversed(range(7))]
 
-    seen: list[str] = []
-    after = None
-    while True:
-        page = await store.liked("user:alice", first=3, after=after)
-        assert page.total == 7
-        seen += [like.track_id for like in page.items]
-        if not page.has_next:
-            break
-        after = page.end_cursor
-    assert seen == everything
+    pages = await liked_pages(store, "user:alice", first=3)
+    assert [page.total for page in pages] == [7, 7, 7]
+    assert track_ids(pages) == everything
 
 
 async def test_equal_timestamps_order_by_track_id(store: LibraryStore) -> None:
@@ -202,12 +192,4 @@ async def test_paging_is_exact_for_timestamps_within_one_second(store: LibrarySt
     everything = await liked_ids(store)
     assert everything == ["track:5", "track:0", "track:3", "track:2", "track:1", "track:4"]
 
-    seen: list[str] = []
-    after = None
-    while True:
-        page = await store.liked("user:alice", first=1, after=after)
-        seen += [like.track_id for like in page.items]
-        if not page.has_next:
-            break
-        after = page.end_cursor
-    assert seen == everything
+    assert track_ids(await liked_pages(store, "user:alice", first=1)) == everything
