@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from strawberry.dataloader import DataLoader
 
 from persistence import LibraryStore, Limits, Track
+from persistence.feed import LibraryFeed
 from resolvers.access import OPEN, Caller
 
 
@@ -17,6 +18,8 @@ class RequestContext:
     max_page_size: int = 500
     request_id: str = "-"
     caller: Caller = OPEN
+    feed: LibraryFeed | None = None
+    """The change feed that subscriptions follow; None where nothing serves them."""
     tracks: DataLoader[str, Track | None] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from resolvers.errors import ErrorCodes
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 from resolvers.scalars import scalar_overrides
+from resolvers.subscription import Subscription
 
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
@@ -54,6 +55,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     return _Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[*options.extensions, ErrorCodes],
         scalar_overrides=scalar_overrides(),
         # Strawberry's executor with lists of plain ids/strings returned as they are.

@@ -10,10 +10,11 @@ from functools import partial
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from persistence.client import close, connect
+from persistence.feed import LibraryFeed
 from resolvers import build_schema
 from resolvers.schema import SchemaOptions
 from server._gc import tune_for_serving
@@ -57,6 +58,12 @@ def create_app(settings: Settings) -> Starlette:
             store = MeteredStore(client[settings.db], settings.store_options, metrics=metrics)
             await store.ensure_indexes()
             app.state.store = store
+            # Stopped before the client closes: subscriptions end, then the store goes.
+            feed = LibraryFeed(
+                client[settings.db], mode=settings.feed, poll_seconds=settings.feed_poll_seconds
+            )
+            stack.push_async_callback(feed.stop)
+            app.state.feed = feed
             _log_auth(settings)
             yield
 
@@ -67,10 +74,11 @@ def create_app(settings: Settings) -> Starlette:
             max_batch=settings.max_batch,
         )
     )
-    authenticate = JwtAuthenticator.from_settings(settings)
-    graphql = LibraryGraphQL(schema, settings, authenticate=authenticate)
+    authenticator = JwtAuthenticator.from_settings(settings)
+    graphql = LibraryGraphQL(schema, settings, authenticator=authenticator)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]

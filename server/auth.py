@@ -11,7 +11,7 @@ import logging
 
 import jwt
 from jwt.exceptions import InvalidSubjectError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from resolvers.access import Caller, Unauthenticated
@@ -96,7 +96,7 @@ class JwtAuthenticator:
         return Caller(subject=subject, scopes=frozenset(scope.split()))
 
 
-def bearer_token(request: Request) -> str:
+def bearer_token(request: HTTPConnection) -> str:
     header = request.headers.get("authorization")
     if header is None:
         raise Unauthenticated("this endpoint needs an 'Authorization: Bearer <JWT>' header")
@@ -108,10 +108,17 @@ def bearer_token(request: Request) -> str:
 
 def refusal(error: Unauthenticated) -> Response:
     """401 with a GraphQL-shaped body and the challenge RFC 6750 asks for."""
-    challenge = 'Bearer realm="librarycache"'
+    return error_response(
+        401, str(error), error.code, headers={"WWW-Authenticate": challenge(error)}
+    )
+
+
+def challenge(error: Unauthenticated) -> str:
+    """The ``WWW-Authenticate`` value of a 401 for ``error`` (RFC 6750)."""
+    value = 'Bearer realm="librarycache"'
     if isinstance(error, InvalidToken):
-        challenge += ', error="invalid_token"'
-    return error_response(401, str(error), error.code, headers={"WWW-Authenticate": challenge})
+        value += ', error="invalid_token"'
+    return value
 
 
 def _reason(error: jwt.PyJWTError) -> str:

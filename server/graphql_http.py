@@ -1,8 +1,14 @@
-"""The GraphQL endpoint: Strawberry's ASGI view with our context, JSON and errors."""
+"""The GraphQL endpoint: Strawberry's ASGI view with our context, JSON and errors.
+
+HTTP for queries and mutations; WebSocket (graphql-transport-ws) for subscriptions, with
+the handshake rules of ``server.graphql_ws``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import secrets
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -22,8 +28,9 @@ from persistence import LibraryStore
 from resolvers import RequestContext
 from resolvers.access import OPEN, Caller, Unauthenticated
 from server._json import dumps
-from server.auth import refusal
+from server.auth import JwtAuthenticator, bearer_token, challenge, refusal
 from server.graphiql import GRAPHIQL_CSP, graphiql_html
+from server.graphql_ws import SUBPROTOCOL, Refused, TransportWSHandler, refuse
 from server.http_errors import error_response
 from server.negotiation import GRAPHQL_RESPONSE, response_media_type
 from server.settings import Settings
@@ -31,29 +38,37 @@ from server.settings import Settings
 _REQUEST_ERROR_CODES = frozenset(
     {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
 )
-Authenticate = Callable[[Request], Caller]
+_INIT_WAIT = timedelta(seconds=10)
+"""How long an accepted socket may take to send ``connection_init`` (then 4408)."""
 
 
 class LibraryGraphQL(GraphQL[RequestContext, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+
     def __init__(
         self,
         schema: BaseSchema,
         settings: Settings,
         *,
-        authenticate: Authenticate | None = None,
+        authenticator: JwtAuthenticator | None = None,
     ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=True,
+            subscription_protocols=(SUBPROTOCOL,),
+            connection_init_wait_timeout=_INIT_WAIT,
+            # The origins trusted for cross-origin HTTP reads; same-origin pages and
+            # clients that send no Origin (not browsers) are always let in.
+            allowed_origins=settings.cors_origins,
         )
         self._settings = settings
-        self._authenticate = authenticate or (lambda _request: OPEN)
+        self._authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            # There are no subscriptions: refuse WebSocket handshakes outright.
-            await send({"type": "websocket.close", "code": 1008})
+        if scope["type"] == "websocket":
+            with contextlib.suppress(Refused):  # a refused handshake is answered already
+                await self.run(WebSocket(scope, receive=receive, send=send))
             return
         try:
             response = await self.run(Request(scope, receive=receive))
@@ -68,13 +83,20 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
         store: LibraryStore = request.app.state.store
-        assert isinstance(request, Request)
+        if isinstance(request, WebSocket):
+            caller: Caller = request.state.caller
+            # One id for the connection's lifetime, for its log lines and errors.
+            request_id = secrets.token_hex(8)
+        else:
+            caller = self._caller(request)
+            request_id = request.state.request_id
         return RequestContext(
             store=store,
             limits=self._settings.limits,
             max_page_size=self._settings.max_page_size,
-            request_id=request.state.request_id,
-            caller=self._caller(request),
+            request_id=request_id,
+            caller=caller,
+            feed=request.app.state.feed,
         )
 
     def _caller(self, request: Request) -> Caller:
@@ -82,7 +104,49 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
         if self.graphql_ide and self.should_render_graphql_ide(self.request_adapter_class(request)):
             # The IDE page is static; the operations it then sends carry their own token.
             return Caller()
-        return self._authenticate(request)
+        if self._authenticator is None:
+            return OPEN
+        return self._authenticator(request)
+
+    def verify_token(self, token: str) -> Caller | None:
+        """A ``connection_init`` token's caller (``server.graphql_ws``); None: auth is off."""
+        return None if self._authenticator is None else self._authenticator.verify(token)
+
+    async def create_websocket_response(
+        self, request: WebSocket, subprotocol: str | None
+    ) -> WebSocket:
+        """Accept the handshake only if the protocol and a token in the upgrade are good.
+
+        Strawberry has checked the ``Origin`` already (``reject_websocket``).
+        """
+        if subprotocol is None:
+            await refuse(
+                request,
+                400,
+                f"GraphQL over WebSocket here speaks the {SUBPROTOCOL!r} subprotocol only "
+                f"(Sec-WebSocket-Protocol: {SUBPROTOCOL})",
+                "UNSUPPORTED_WEBSOCKET_PROTOCOL",
+            )
+            raise Refused
+        request.state.caller = OPEN if self._authenticator is None else Caller()
+        if self._authenticator is not None and "authorization" in request.headers:
+            try:
+                request.state.caller = self._authenticator.verify(bearer_token(request))
+            except Unauthenticated as error:
+                headers = {"WWW-Authenticate": challenge(error)}
+                await refuse(request, 401, str(error), error.code, headers=headers)
+                raise Refused from None
+        return await super().create_websocket_response(request, subprotocol)
+
+    async def reject_websocket(self, request: WebSocket) -> WebSocket:
+        await refuse(
+            request,
+            403,
+            f"pages from {request.headers.get('origin')!r} may not open this WebSocket: "
+            "the server allows cross-origin pages only from LIBRARYCACHE_CORS_ORIGINS",
+            "FORBIDDEN_ORIGIN",
+        )
+        raise Refused
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from persistence.client import Driver
+from persistence.feed import FeedMode
 from persistence.models import Limits
 from persistence.store import StoreOptions
 
@@ -32,6 +33,11 @@ class Settings(BaseSettings):
     store_timeout_ms: int = Field(default=5000, ge=100)
     lease_seconds: float = Field(default=120.0, gt=0)
     write_batch: int = Field(default=1000, ge=1, le=100_000)
+    feed: FeedMode = "auto"
+    """How subscriptions learn of commits: MongoDB change streams, or polling (auto: change
+    streams where the deployment offers them)."""
+    feed_poll_seconds: float = Field(default=1.0, ge=0.05, le=60)
+    """The polling feed's interval: one query per interval per server process."""
 
     # HTTP
     host: str = "127.0.0.1"

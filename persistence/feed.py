@@ -1,0 +1,237 @@
+"""The change feed: every committed ingest or sync, fanned out to in-process subscribers.
+
+Every commit flips one ``libraries`` document (``_id`` = user id): ``version`` and
+``lastSync`` (the commit's report) change in one update. The feed watches those
+documents, so it sees commits made by any process or replica on the same store:
+
+* ``change-stream``: one MongoDB change stream per process on ``libraries``, filtered
+  server-side to updates that set ``lastSync``. Needs a replica set or a sharded
+  cluster; delivers every commit.
+* ``poll``: one query per interval per process, whatever the number of subscribers,
+  for the documents of the libraries someone follows (``_id $in [...]``, by the
+  primary key). A library committed twice within one interval is seen once, at its
+  later version: the report's ``version`` then skips, which clients can see.
+* ``auto`` (the default): change streams where the deployment's ``hello`` says it
+  offers them (``setName`` or a ``mongos``), otherwise polling.
+
+Each subscriber starts after the version committed when it subscribed and receives
+each later version once, in increasing order (dedupe by user id and version), whatever
+path delivered it and however often the stream was resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from pymongo.errors import OperationFailure, PyMongoError
+
+from persistence._documents import utc
+from persistence.models import SyncKind, SyncReport
+
+log = logging.getLogger("librarycache.feed")
+
+FeedMode = Literal["auto", "change-stream", "poll"]
+_RETRY_SECONDS = 1.0
+"""Pause before a failed poll or a broken change stream is tried again."""
+_QUEUE = 64
+"""Reports kept per subscriber that reads slower than commits arrive; older ones drop."""
+_IN_BATCH = 1000
+"""User ids per poll query: one query stays small however many libraries are followed."""
+
+
+@dataclass(eq=False)
+class _Subscriber:
+    user_id: str
+    after: int
+    """The last version this subscriber has seen (or that was committed when it came)."""
+    queue: asyncio.Queue[SyncReport | None] = field(default_factory=lambda: asyncio.Queue(_QUEUE))
+
+    def offer(self, report: SyncReport) -> None:
+        if report.version <= self.after:
+            return  # seen already, through the other path or a resumed stream
+        self.after = report.version
+        if self.queue.full():
+            # A subscriber this far behind wants the newest state more than each step.
+            self.queue.get_nowait()
+        self.queue.put_nowait(report)
+
+    async def reports(self) -> AsyncIterator[SyncReport]:
+        while (report := await self.queue.get()) is not None:
+            yield report
+
+
+class LibraryFeed:
+    """Watches the ``libraries`` collection of ``db`` while anyone subscribes.
+
+    :meth:`start` and :meth:`stop` belong to the app's lifespan. Nothing is read from the
+    store until the first subscription; polling reads nothing while nobody follows.
+    """
+
+    def __init__(self, db: Any, *, mode: FeedMode = "auto", poll_seconds: float = 1.0) -> None:
+        self._db = db
+        self._libraries = db["libraries"]
+        self._mode: FeedMode = mode
+        self.poll_seconds = poll_seconds
+        self._subscribers: dict[str, set[_Subscriber]] = {}
+        self._followed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+        self.polls = 0
+        """Poll queries sent, for tests and metrics: one per interval, not per subscriber."""
+
+    @property
+    def mode(self) -> FeedMode:
+        """The path in use: ``auto`` until the first subscription resolves it."""
+        return self._mode
+
+    async def stop(self) -> None:
+        """End every subscription (their iterators finish) and stop watching."""
+        self._stopped = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for subscribers in self._subscribers.values():
+            for subscriber in subscribers:
+                if subscriber.queue.full():
+                    subscriber.queue.get_nowait()
+                subscriber.queue.put_nowait(None)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, user_id: str) -> AsyncIterator[AsyncIterator[SyncReport]]:
+        """Follow ``user_id``: the reports of its commits after now, in version order, once.
+
+        Subscribed when the block is entered; the iterator ends when the feed stops.
+        """
+        doc = await self._libraries.find_one({"_id": user_id}, {"version": 1})
+        subscriber = _Subscriber(user_id, after=int((doc or {}).get("version") or 0))
+        if self._stopped:
+            subscriber.queue.put_nowait(None)
+        else:
+            self._subscribers.setdefault(user_id, set()).add(subscriber)
+            self._followed.set()
+            if self._task is None:
+                self._task = asyncio.create_task(self._run(), name="library-feed")
+                self._task.add_done_callback(_log_failure)
+        try:
+            yield subscriber.reports()
+        finally:
+            followers = self._subscribers.get(user_id, set())
+            followers.discard(subscriber)
+            if not followers:
+                self._subscribers.pop(user_id, None)
+            if not self._subscribers:
+                self._followed.clear()
+
+    def followers(self, user_id: str) -> int:
+        """How many subscriptions in this process follow ``user_id``."""
+        return len(self._subscribers.get(user_id, ()))
+
+    def publish(self, report: SyncReport) -> None:
+        """Hand one commit's report to the subscribers of its library."""
+        for subscriber in tuple(self._subscribers.get(report.user_id, ())):
+            subscriber.offer(report)
+
+    async def poll_once(self) -> None:
+        """One sweep over the followed libraries: their current reports, published."""
+        users = list(self._subscribers)
+        for start in range(0, len(users), _IN_BATCH):
+            self.polls += 1
+            docs = await self._libraries.find(
+                {"_id": {"$in": users[start : start + _IN_BATCH]}}, {"lastSync": 1}
+            ).to_list(None)
+            for doc in docs:
+                if report := _report(doc.get("lastSync")):
+                    self.publish(report)
+
+    async def _run(self) -> None:
+        chosen = self._mode == "auto"
+        if chosen:
+            self._mode = "change-stream" if await self._offers_change_streams() else "poll"
+        log.info("library feed started", extra={"mode": self._mode})
+        while True:
+            try:
+                if self._mode == "change-stream":
+                    await self._watch()
+                else:
+                    await self._poll()
+            except OperationFailure as error:
+                if not (chosen and self._mode == "change-stream"):
+                    raise
+                # The deployment said it had change streams and then refused one.
+                log.warning("change streams refused (%s); polling instead", error.code)
+                self._mode = "poll"
+            except PyMongoError:
+                log.warning("library feed interrupted; retrying", exc_info=True)
+                await asyncio.sleep(_RETRY_SECONDS)
+
+    async def _poll(self) -> None:
+        while True:
+            await self._followed.wait()
+            await self.poll_once()
+            await asyncio.sleep(self.poll_seconds)
+
+    async def _watch(self) -> None:
+        pipeline = [
+            {
+                "$match": {
+                    "$or": [
+                        {"operationType": {"$in": ["insert", "replace"]}},
+                        {"updateDescription.updatedFields.lastSync": {"$exists": True}},
+                    ]
+                }
+            }
+        ]
+        stream = self._libraries.watch(pipeline)
+        if inspect.isawaitable(stream):  # PyMongo's async API; Motor's returns the stream
+            stream = await stream
+        try:
+            # Whatever committed while no stream was open (before it, or while it was
+            # broken) is caught up once; dedupe drops what the stream delivers again.
+            await self.poll_once()
+            async for change in stream:
+                fields: Mapping[str, Any] = (
+                    (change.get("updateDescription") or {}).get("updatedFields")
+                    or change.get("fullDocument")
+                    or {}
+                )
+                if report := _report(fields.get("lastSync")):
+                    self.publish(report)
+        finally:
+            await stream.close()
+
+    async def _offers_change_streams(self) -> bool:
+        try:
+            hello: Mapping[str, Any] = await self._db.command("hello")
+        except (PyMongoError, NotImplementedError):
+            # mongomock has no ``hello`` (and no change streams).
+            return False
+        return "setName" in hello or hello.get("msg") == "isdbgrid"
+
+
+_REPORT_FIELDS = frozenset(f.name for f in fields(SyncReport))
+
+
+def _report(doc: Mapping[str, Any] | None) -> SyncReport | None:
+    """The report ``LibraryStore`` stores as ``lastSync``, or None for a doc without one.
+
+    Keys the report does not know are ignored: a newer server may store more of them.
+    """
+    if not doc:
+        return None
+    values = {key: value for key, value in doc.items() if key in _REPORT_FIELDS}
+    values["kind"] = SyncKind(values["kind"])
+    values["synced_at"] = utc(values["synced_at"])
+    return SyncReport(**values)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        # Subscribers then receive nothing more; say so loudly rather than not at all.
+        log.error("library feed stopped", exc_info=error)
