@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from typing import Protocol
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import StreamExecutionResult
 
 from persistence.errors import InvalidInput, LibraryCacheError
 
@@ -24,6 +27,10 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 # "Variable '$input' has invalid value at .likes[0].addedAt: ..." -> likes[0].addedAt
 _COERCION_PATH = re.compile(r"Variable '\$\w+' has invalid value at \.?(?P<field>[^:\s]+):")
+
+
+class _Result(Protocol):
+    errors: list[GraphQLError] | None
 
 
 class ErrorCodes(SchemaExtension):
@@ -38,7 +45,15 @@ class ErrorCodes(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        self._code_all(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Each result of a subscription, before it is sent."""
+        if isinstance(result, ExecutionResult):  # not a frame of incremental delivery
+            self._code_all(result)
+        yield
+
+    def _code_all(self, result: _Result | None) -> None:
         if result is None or not result.errors:
             return
         request_id = getattr(self.execution_context.context, "request_id", "-")

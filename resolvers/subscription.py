@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
 
 import strawberry
 
 from persistence.errors import InvalidInput
+from persistence.feed import LibraryFeed
 from resolvers.types import Info, SyncReport
 
 
@@ -20,7 +21,8 @@ class Subscription:
     )
     async def library_synced(
         self, info: Info, user_id: strawberry.ID | None = None
-    ) -> AsyncGenerator[SyncReport, None]:
+    ) -> AsyncIterator[SyncReport]:
+        # Checked here, not in the stream: a refusal is then an error at this field's path.
         caller = info.context.caller
         followed = user_id if user_id is not None else caller.subject
         if followed is None:
@@ -30,6 +32,10 @@ class Subscription:
         caller.ensure_may_read(followed)
         feed = info.context.feed
         assert feed is not None, "subscriptions are served only with the app's feed"
-        async with feed.subscribe(followed) as reports:
-            async for report in reports:
-                yield SyncReport.from_domain(report)
+        return _reports(feed, followed)
+
+
+async def _reports(feed: LibraryFeed, user_id: str) -> AsyncIterator[SyncReport]:
+    async with feed.subscribe(user_id) as reports:
+        async for report in reports:
+            yield SyncReport.from_domain(report)
