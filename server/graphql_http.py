@@ -30,7 +30,7 @@ from resolvers.access import OPEN, Caller, Unauthenticated
 from server._json import dumps
 from server.auth import JwtAuthenticator, bearer_token, challenge, refusal
 from server.graphiql import GRAPHIQL_CSP, graphiql_html
-from server.graphql_ws import SUBPROTOCOL, Refused, TransportWSHandler, refuse
+from server.graphql_ws import SUBPROTOCOL, Refused, TextFrames, TransportWSHandler, refuse
 from server.http_errors import error_response
 from server.negotiation import GRAPHQL_RESPONSE, response_media_type
 from server.settings import Settings
@@ -44,6 +44,7 @@ _INIT_WAIT = timedelta(seconds=10)
 
 class LibraryGraphQL(GraphQL[RequestContext, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
+    websocket_adapter_class = TextFrames
 
     def __init__(
         self,

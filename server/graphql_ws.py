@@ -14,10 +14,13 @@ sent the same way: accepted, then closed with 4400/4401/4403 and the reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
 from starlette.responses import Response
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -25,6 +28,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Connec
 
 from resolvers import RequestContext
 from resolvers.access import Caller, Unauthenticated
+from server._json import dumps
 from server.http_errors import error_response
 
 log = logging.getLogger("librarycache.auth")
@@ -77,6 +81,20 @@ def payload_token(payload: dict[str, Any]) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the connection_init authorization must read 'Bearer <JWT>'")
     return token.strip()
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """Sends each message as a text frame, as graphql-transport-ws requires.
+
+    Strawberry sends bytes as binary frames, and the view's ``encode_json`` gives bytes
+    (orjson): graphql-ws clients would refuse every message.
+    """
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(dumps(message).decode())
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
 
 
 class _Authenticating(Protocol):

@@ -99,7 +99,9 @@ async def _open(
 
 async def _receive(websocket: ClientConnection) -> dict[str, Any]:
     async with asyncio.timeout(WAIT):
-        message: dict[str, Any] = json.loads(await websocket.recv())
+        frame = await websocket.recv()
+    assert isinstance(frame, str), "graphql-transport-ws messages are text frames"
+    message: dict[str, Any] = json.loads(frame)
     return message
 
 
