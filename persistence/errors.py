@@ -64,5 +64,12 @@ class SyncConflict(LibraryCacheError):
         super().__init__(f'userId "{user_id}": {reason}; nothing was changed, retry later')
 
 
+class SnapshotExpired(SyncConflict):
+    """A view's snapshot was garbage-collected while it was read: read again."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(user_id, "the library changed while it was being read")
+
+
 class StoreUnavailable(LibraryCacheError):
     """The store could not be reached; the detail is logged, never shown to clients."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
+import strawberry
 from strawberry.dataloader import DataLoader
 
-from persistence import LibraryStore, Limits, Track
+from persistence import LibraryStore, LibraryView, Limits, Track
 from persistence.feed import LibraryFeed
 from resolvers.access import OPEN, Caller
 
@@ -21,12 +23,34 @@ class RequestContext:
     feed: LibraryFeed | None = None
     """The change feed that subscriptions follow; None where nothing serves them."""
     tracks: DataLoader[str, Track | None] = field(init=False)
+    _views: dict[str, asyncio.Future[LibraryView]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # One loader per request: track metadata for a whole page is one query, and
         # nothing is cached across requests (a sync may change it in between).
         self.tracks = DataLoader(load_fn=self._load_tracks)
 
+    async def library_view(self, user_id: str) -> LibraryView:
+        """The user's library as of one committed version, resolved once per request.
+
+        Every field of one library in one response reads this view -- through the root
+        fields, ``library``, ``viewer`` or ``node`` alike -- so a sync committing while
+        the response is built can never show a list from one version beside another.
+        Resolvers run concurrently: the first one starts the lookup, the others await it.
+        """
+        view = self._views.get(user_id)
+        if view is None:
+            view = self._views[user_id] = asyncio.ensure_future(self.store.view(user_id))
+        return await asyncio.shield(view)
+
+    def forget(self, user_id: str) -> None:
+        """The user was just synced: read its view and track metadata afresh from now on."""
+        self._views.pop(user_id, None)
+        self.tracks.clear_all()
+
     async def _load_tracks(self, track_ids: list[str]) -> list[Track | None]:
         found = await self.store.tracks(set(track_ids))
         return [found.get(track_id) for track_id in track_ids]
+
+
+Info = strawberry.Info[RequestContext, None]

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import strawberry
 
 from persistence.errors import InvalidInput
-from persistence.feed import LibraryFeed
-from resolvers.types import Info, SyncReport
+from resolvers.context import Info
+from resolvers.reports import SyncReport
 
 
 @strawberry.type
@@ -30,12 +30,15 @@ class Subscription:
                 "userId", "is required when the connection carries no token to take it from"
             )
         caller.ensure_may_read(followed)
-        feed = info.context.feed
-        assert feed is not None, "subscriptions are served only with the app's feed"
-        return _reports(feed, followed)
+        return _reports(info, followed)
 
 
-async def _reports(feed: LibraryFeed, user_id: str) -> AsyncIterator[SyncReport]:
+async def _reports(info: Info, user_id: str) -> AsyncIterator[SyncReport]:
+    feed = info.context.feed
+    assert feed is not None, "subscriptions are served only with the app's feed"
     async with feed.subscribe(user_id) as reports:
         async for report in reports:
+            # The connection's context outlives many events: each one's ``library`` is
+            # read from the store as it is now, not from a view an earlier event pinned.
+            info.context.forget(user_id)
             yield SyncReport.from_domain(report)

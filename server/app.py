@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from persistence import LibraryStore, detect_dialect
 from persistence.client import close, connect
 from persistence.feed import LibraryFeed
 from resolvers import build_schema
@@ -26,7 +27,7 @@ from server.graphql_http import LibraryGraphQL
 from server.health import healthz, readyz
 from server.limits import limit_extensions
 from server.logging import AccessLogMiddleware
-from server.metrics import GraphQLMetrics, HttpMetricsMiddleware, MeteredStore, Metrics
+from server.metrics import GraphQLMetrics, HttpMetricsMiddleware, Metrics, SyncMetrics
 from server.request_id import RequestIdMiddleware
 from server.settings import Settings
 from server.shutdown import InFlight, InFlightMiddleware
@@ -55,7 +56,14 @@ def create_app(settings: Settings) -> Starlette:
             client = connect(uri, settings.driver, timeout_ms=settings.store_timeout_ms)
             stack.push_async_callback(close, client)
             stack.push_async_callback(in_flight.settled, _SETTLE_SECONDS)  # before close
-            store = MeteredStore(client[settings.db], settings.store_options, metrics=metrics)
+            db = client[settings.db]
+            store = LibraryStore(
+                db,
+                settings.store_options,
+                # Chosen once: nothing downstream asks which server it got.
+                dialect=await detect_dialect(db),
+                observer=SyncMetrics(metrics),
+            )
             await store.ensure_indexes()
             app.state.store = store
             # Stopped before the client closes: subscriptions end, then the store goes.

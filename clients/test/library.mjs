@@ -43,8 +43,8 @@ export const SYNC = `mutation Sync($input: LibraryInput!) { sync(input: $input) 
 
 /** The whole liked list, newest first, as the seed's `liked { trackIds }` gives it. */
 export async function wholeLiked(userId, options) {
-  const data = await post(`query ($u: ID!) { liked(userId: $u) { trackIds } }`, { u: userId }, options);
-  return data.liked.trackIds;
+  const data = await post(`query ($u: ID!) { library(userId: $u) { liked { trackIds } } }`, { u: userId }, options);
+  return data.library.liked.trackIds;
 }
 
 /** A fetch that counts the requests it sends. */

@@ -59,7 +59,7 @@ function client() {
 const EMBEDDED = [
   "PageInfo",
   "LikedTrack",
-  "LikedTrackConnection",
+  "LikedTracks",
   "PlaylistEntry",
   "PlaylistTrackConnection",
   "SyncReport",

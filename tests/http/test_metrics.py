@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo.errors import AutoReconnect
 from starlette.applications import Starlette
 
+from persistence import LibraryView
 from server.app import create_app
 from server.metrics import Metrics, MetricsConfigError
 from server.settings import Settings
@@ -124,7 +125,7 @@ async def test_store_failures_are_counted_by_exception(
     def failing(*args: Any, **kwargs: Any) -> Any:
         raise AutoReconnect("injected: the store went away")
 
-    monkeypatch.setattr(app.state.store, "liked_track_ids", failing)  # LIKED asks ids only
+    monkeypatch.setattr(LibraryView, "liked_track_ids", failing)  # LIKED asks ids only
     monkeypatch.setattr(app.state.store, "_replace", failing)
 
     body = await post(client, LIKED, {"userId": "user:a"})
