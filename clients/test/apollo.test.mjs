@@ -29,6 +29,7 @@ const PLAYLIST = gql`
         tracks(first: $first, after: $after) {
           edges { cursor position addedAt node { id title } }
           pageInfo { hasNextPage endCursor }
+          totalCount
         }
       }
     }
@@ -49,16 +50,32 @@ function client() {
   return { apollo, fetch };
 }
 
-/** Watch `query`, then fetchMore until the connection at `pick` has no next page. */
+/** Resolves with the first result of `observable` (now or later) that satisfies `ok`. */
+function until(observable, ok) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the watched query never showed it")), 10_000);
+    const subscription = observable.subscribe((result) => {
+      if (result.data && ok(result.data)) {
+        clearTimeout(timer);
+        queueMicrotask(() => subscription.unsubscribe());
+        resolve(result.data);
+      }
+    });
+  });
+}
+
+/** Watch `query`, then fetchMore after each page's end cursor until there is no next page. */
 async function walk(apollo, query, variables, pick) {
   const observable = apollo.watchQuery({ query, variables });
-  const subscription = observable.subscribe(() => {});
-  let result = await observable.refetch();
-  while (pick(result.data).pageInfo.hasNextPage) {
-    await observable.fetchMore({ variables: { after: pick(result.data).pageInfo.endCursor } });
-    result = observable.getCurrentResult();
+  let page = pick((await observable.refetch()).data);
+  let pages = 1;
+  while (page.pageInfo.hasNextPage) {
+    page = pick((await observable.fetchMore({ variables: { after: page.pageInfo.endCursor } })).data);
+    pages += 1;
   }
-  return { observable, subscription, connection: pick(observable.getCurrentResult().data) };
+  // The watched query shows the pages merged (Apollo broadcasts the cache write async).
+  const merged = await until(observable, (data) => pick(data).edges.length === page.totalCount);
+  return { connection: pick(merged), pages };
 }
 
 test("fetchMore to the end yields the whole liked list in order, each track stored once", async () => {
@@ -66,13 +83,13 @@ test("fetchMore to the end yields the whole liked list in order, each track stor
   await post(SYNC, { input: makeLibrary(userId, { likes: 23, tie: 4 }) });
   const { apollo } = client();
 
-  const { connection, subscription } = await walk(apollo, LIKED, { userId, first: 5 }, (d) => d.library.liked);
-  subscription.unsubscribe();
+  const { connection, pages } = await walk(apollo, LIKED, { userId, first: 5 }, (d) => d.library.liked);
 
   const expected = await wholeLiked(userId);
   assert.equal(expected.length, 23);
   assert.deepEqual(connection.edges.map((e) => e.node.trackId), expected);
   assert.equal(connection.totalCount, 23);
+  assert.equal(pages, 5);
 
   const stored = Object.entries(apollo.cache.extract());
   const tracks = stored.filter(([key]) => key.startsWith("Track:"));
@@ -90,9 +107,9 @@ test("a playlist's tracks page through, the same track twice at two positions", 
   const { apollo } = client();
   const variables = { userId, playlistId: `playlist:${userId}`, first: 2 };
 
-  const { connection, subscription } = await walk(apollo, PLAYLIST, variables, (d) => d.library.playlist.tracks);
-  subscription.unsubscribe();
+  const { connection, pages } = await walk(apollo, PLAYLIST, variables, (d) => d.library.playlist.tracks);
 
+  assert.equal(pages, 3);
   assert.deepEqual(connection.edges.map((e) => e.position), [0, 1, 2, 3, 4, 5]);
   assert.equal(connection.edges[5].node.id, connection.edges[0].node.id);
   assert.equal(connection.edges[5].node.title, `Title of ${userId}:track:0`);
@@ -128,10 +145,7 @@ test("a sync whose payload selects the library updates the cached list with no r
   await post(SYNC, { input: library });
   const { apollo, fetch } = client();
   const observable = apollo.watchQuery({ query: LIKED, variables: { userId, first: 50 } });
-  const seen = [];
-  const subscription = observable.subscribe((result) => seen.push(result.data));
-  await observable.refetch();
-  assert.equal(observable.getCurrentResult().data.library.liked.totalCount, 3);
+  await until(observable, (data) => data.library.liked.totalCount === 3);
   const requests = fetch.requests;
 
   const newer = { trackId: `${userId}:track:new`, title: "Brand new", artists: ["Artist"] };
@@ -145,7 +159,7 @@ test("a sync whose payload selects the library updates the cached list with no r
           library {
             id
             liked(first: 50) {
-              edges { cursor addedAt node { id title } }
+              edges { cursor addedAt node { id trackId title } }
               pageInfo { hasNextPage endCursor }
               totalCount
             }
@@ -156,10 +170,8 @@ test("a sync whose payload selects the library updates the cached list with no r
     variables: { input: library },
   });
 
-  const current = observable.getCurrentResult().data.library.liked;
+  const shown = await until(observable, (data) => data.library.liked.totalCount === 4);
+  assert.equal(shown.library.liked.edges[0].node.title, "Brand new");
+  assert.equal(shown.library.liked.edges.length, 4);
   assert.equal(fetch.requests - requests, 1, "the mutation only: no refetch");
-  assert.equal(current.totalCount, 4);
-  assert.equal(current.edges[0].node.title, "Brand new");
-  assert.equal(seen.at(-1).library.liked.edges[0].node.title, "Brand new");
-  subscription.unsubscribe();
 });

@@ -7,13 +7,14 @@ const BASE = Date.parse("2024-01-01T00:00:00Z");
 
 /**
  * A library as the API's LibraryInput. Likes come in runs of `tie` at one timestamp, so a
- * page boundary falls inside a run; the playlist holds `entries` tracks, the first twice.
+ * page boundary falls inside a run; the playlist holds `entries` tracks, and (`repeat`) the
+ * first one again at the end.
  */
-export function makeLibrary(userId, { likes = 23, tie = 4, entries = 5, playlistId, name } = {}) {
+export function makeLibrary(userId, { likes = 23, tie = 4, entries = 5, repeat = true, playlistId, name } = {}) {
   const ids = Array.from({ length: Math.max(likes, entries) }, (_, i) => `${userId}:track:${i}`);
   const at = (minutes) => new Date(BASE + minutes * 60_000).toISOString();
   const playlistEntries = ids.slice(0, entries).map((trackId, i) => ({ trackId, addedAt: at(i) }));
-  playlistEntries.push({ trackId: ids[0], addedAt: at(entries) });
+  if (repeat) playlistEntries.push({ trackId: ids[0], addedAt: at(entries) });
   return {
     userId,
     tracks: ids.map((trackId) => ({ trackId, title: `Title of ${trackId}`, artists: ["Artist"] })),

@@ -110,4 +110,4 @@ def test_relay_compiler_accepts_a_refetchable_connection_fragment(tmp_path: Path
     query = (generated / "LikedListPaginationQuery.graphql.js").read_text()
     assert '"name": "node"' in query  # refetched through Query.node(id:)
     fragment = (generated / "LikedList_library.graphql.js").read_text()
-    assert '"LikedList_liked"' in fragment
+    assert '"__LikedList_liked_connection"' in fragment  # the @connection's store key
