@@ -256,3 +256,39 @@ async def test_origins_are_those_allowed_for_http(serve: Serve) -> None:
     assert status == 403
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN_ORIGIN"
     assert "https://evil.example" in body["errors"][0]["message"]
+
+
+async def test_a_subscription_outlives_the_query_time_limit(serve: Serve) -> None:
+    async with serve(request_timeout_seconds=0.5) as live:
+        websocket = await _open(live)
+        await _subscribed(live, websocket, ALICE)
+        await asyncio.sleep(1.0)  # twice the limit that cancels a query
+
+        await live.mutate(INGEST, make_library(ALICE, likes=1))
+
+        message = await _receive(websocket)
+        assert message["payload"]["data"]["librarySynced"]["version"] == 1
+
+
+async def test_each_event_carries_the_library_as_that_commit_left_it(serve: Serve) -> None:
+    query = """subscription ($userId: ID) {
+      librarySynced(userId: $userId) { version library { id liked(first: 10) { totalCount } } }
+    }"""
+    async with serve() as live:
+        websocket = await _open(live)
+        assert await _receive(websocket) == {"type": "connection_ack"}
+        payload = {"query": query, "variables": {"userId": ALICE}}
+        await websocket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        await asyncio.sleep(0.5)
+
+        seen = []
+        for likes in (2, 3):
+            await live.mutate(SYNC, make_library(ALICE, likes=likes))
+            seen.append((await _receive(websocket))["payload"]["data"]["librarySynced"])
+
+        # One connection, one context: each event still reads the store afresh.
+        assert [(e["version"], e["library"]["liked"]["totalCount"]) for e in seen] == [
+            (1, 2),
+            (2, 3),
+        ]
+        assert seen[0]["library"]["id"] == seen[1]["library"]["id"]
