@@ -18,11 +18,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema import BaseSchema
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from persistence import LibraryStore
 from resolvers import RequestContext
@@ -38,6 +40,10 @@ from server.settings import Settings
 _REQUEST_ERROR_CODES = frozenset(
     {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
 )
+_HTTP_OPERATIONS = {
+    "GET": {OperationType.QUERY},
+    "POST": {OperationType.QUERY, OperationType.MUTATION},
+}
 _INIT_WAIT = timedelta(seconds=10)
 """How long an accepted socket may take to send ``connection_init`` (then 4408)."""
 
@@ -171,14 +177,42 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
             raise HTTPException(400, "the body must be a JSON object, or an array of them")
         return parsed
 
-    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, except that subscriptions are left to the WebSocket.
+
+        Strawberry would run one over plain HTTP as a query, and fail inside.
+        """
+        allowed = _HTTP_OPERATIONS[request_adapter.method]
         try:
-            return await super().execute_single(*args, **kwargs)
-        except HTTPException as error:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.SUBSCRIPTION:
+                raise HTTPException(
+                    400,
+                    f"subscriptions are served over WebSocket at /graphql ({SUBPROTOCOL})",
+                ) from error
             # A mutation over GET is a method the operation does not allow: 405, not 400.
-            if isinstance(error.__cause__, InvalidOperationTypeError):
-                raise HTTPException(405, error.reason) from error
-            raise
+            raise HTTPException(405, error.as_http_error_reason(request_adapter.method)) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)

@@ -292,3 +292,19 @@ async def test_each_event_carries_the_library_as_that_commit_left_it(serve: Serv
             (2, 3),
         ]
         assert seen[0]["library"]["id"] == seen[1]["library"]["id"]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_subscription_over_plain_http_is_refused_with_a_pointer(
+    app_client: httpx.AsyncClient, method: str
+) -> None:
+    query = 'subscription { librarySynced(userId: "user:alice") { version } }'
+    if method == "GET":
+        response = await app_client.get("/graphql", params={"query": query})
+    else:
+        response = await app_client.post("/graphql", json={"query": query})
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "WebSocket" in error["message"]
