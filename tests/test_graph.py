@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from persistence import LibraryStore, LibraryView
+from resolvers import RequestContext
 from resolvers.access import Caller
 from resolvers.schema import schema_sdl
 from tests.factories import make_library, snapshot
@@ -415,3 +416,17 @@ async def test_datetimes_are_served_in_utc(store: LibraryStore) -> None:
     await store.ingest(snapshot(library))
     data = await ok(store, '{ library(userId: "user:alice") { liked { edges { addedAt } } } }')
     assert data["library"]["liked"]["edges"] == [{"addedAt": "2024-05-02T08:00:00+00:00"}]
+
+
+async def test_a_report_reached_later_reads_a_view_at_least_as_new(store: LibraryStore) -> None:
+    """A subscription's context outlives many syncs: one request, one view, unless a
+    report names a newer version, whose library must show that sync."""
+    await store.ingest(snapshot(make_library(likes=1)))
+    context = RequestContext(store=store)
+    assert (await context.library_view(ALICE)).version == 1
+    await store.sync(snapshot(make_library(likes=2)))
+    assert (await context.library_view(ALICE)).version == 1  # still this request's snapshot
+    newer = await asyncio.gather(*(context.library_view(ALICE, at_least=2) for _ in range(3)))
+    assert {view.version for view in newer} == {2}
+    assert len({id(view) for view in newer}) == 1  # refreshed once, not per caller
+    assert await context.library_view(ALICE) is newer[0]
