@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     """A MongoDB 6+ deployment. Unset: an embedded nx-27017 server under ``data_dir``."""
     db: str = "librarycache"
     data_dir: Path = Path(".librarycache")
-    driver: Driver = "motor"
+    driver: Driver = "pymongo"
     store_timeout_ms: int = Field(default=5000, ge=100)
     lease_seconds: float = Field(default=120.0, gt=0)
     write_batch: int = Field(default=1000, ge=1, le=100_000)

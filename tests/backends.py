@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import mongomock.collection
 import pytest
+from pymongo import monitoring
 
 from persistence.client import Client, Driver, connect
 
@@ -53,14 +54,16 @@ def mongomock_bulk_write_fix() -> Iterator[None]:
         builder.add_update = original
 
 
-def make_client(backend: str, wire_uri: str | None) -> Client:
+def make_client(
+    backend: str, wire_uri: str | None, listeners: Sequence[monitoring.CommandListener] = ()
+) -> Client:
     if backend == "mongomock":
         from mongomock_motor import AsyncMongoMockClient
 
         return AsyncMongoMockClient(tz_aware=True)
     if backend == "mongodb":
-        return connect(os.environ["MONGODB_URI"], "pymongo")
+        return connect(os.environ["MONGODB_URI"], "pymongo", listeners=listeners)
     assert wire_uri is not None
     driver: Driver = "motor" if backend == "wire-motor" else "pymongo"
     # The wire server can be slow on large single commands; give it room.
-    return connect(wire_uri, driver, timeout_ms=30_000)
+    return connect(wire_uri, driver, timeout_ms=30_000, listeners=listeners)
