@@ -3,7 +3,9 @@
 * ``mongomock``: mongomock-motor in process; fast, for small data only.
 * ``wire-motor`` / ``wire-pymongo``: the nx-27017 wire server over TCP, with Motor
   and with PyMongo's AsyncMongoClient.
-* ``mongodb``: a real MongoDB at ``MONGODB_URI``; skipped when it is not set.
+* ``mongodb``: a real MongoDB at ``LIBRARYCACHE_TEST_MONGODB_URI``; skipped when it is not
+  set. A variable of its own, so that a developer's ``MONGODB_URI`` (the server's setting)
+  never points the tests at a database, nor the tests' servers at the developer's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pymongo import monitoring
 
 from persistence.client import Client, Driver, connect
 
+TEST_MONGODB_URI = "LIBRARYCACHE_TEST_MONGODB_URI"
+
 BACKENDS = [
     "mongomock",
     "wire-motor",
@@ -26,8 +30,8 @@ BACKENDS = [
     pytest.param(
         "mongodb",
         marks=pytest.mark.skipif(
-            not os.environ.get("MONGODB_URI"),
-            reason="needs a real MongoDB: set MONGODB_URI (no mongod on these machines)",
+            not os.environ.get(TEST_MONGODB_URI),
+            reason=f"needs a real MongoDB: set {TEST_MONGODB_URI} (no mongod on these machines)",
         ),
     ),
 ]
@@ -62,7 +66,7 @@ def make_client(
 
         return AsyncMongoMockClient(tz_aware=True)
     if backend == "mongodb":
-        return connect(os.environ["MONGODB_URI"], "pymongo", listeners=listeners)
+        return connect(os.environ[TEST_MONGODB_URI], "pymongo", listeners=listeners)
     assert wire_uri is not None
     driver: Driver = "motor" if backend == "wire-motor" else "pymongo"
     # The wire server can be slow on large single commands; give it room.
