@@ -143,6 +143,19 @@ async def test_nodes_keeps_order_and_answers_each_id_on_its_own(two_users: Libra
     ]
 
 
+async def test_nodes_takes_at_most_a_page_of_ids(two_users: LibraryStore) -> None:
+    track = (await _ids(two_users, ALICE))["liked"]["nodes"][0]["id"]
+    query = 'query($ids: [ID!]!) { nodes(ids: $ids) { id } track(trackId: "track:0") { title } }'
+    assert await ok(two_users, query, ids=[track] * 3, max_page_size=3) == {
+        "nodes": [{"id": track}] * 3,
+        "track": {"title": "Title of track:0"},
+    }
+    refused = await run(two_users, query, ids=[track] * 4, max_page_size=3)
+    assert refused.data is None  # `[Node]!`, as Relay has it: the refusal reaches the root
+    assert refused.codes() == [("BAD_USER_INPUT", ["nodes"], "ids")]
+    assert refused.errors[0]["message"] == "ids: has 4 items; the limit is 3"
+
+
 @pytest.mark.parametrize(
     "bad",
     [
