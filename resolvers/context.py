@@ -36,8 +36,9 @@ class RequestContext:
         Resolvers run concurrently: the first one starts the lookup, the others await it.
 
         ``at_least``: a version the caller knows is committed (a sync's report). A view
-        older than that is resolved afresh, once: a subscription's context outlives many
-        syncs, and each report's library must show that sync, not the first one's.
+        older than that is resolved afresh, once, and cached track metadata dropped: a
+        subscription's context outlives many syncs, and each report's library must show
+        that sync, not the first one's.
         """
         pending = self._views.get(user_id)
         if pending is None:
@@ -47,6 +48,7 @@ class RequestContext:
             return view
         if self._views.get(user_id) is pending:  # no other resolver has refreshed it yet
             self._views[user_id] = asyncio.ensure_future(self.store.view(user_id))
+            self.tracks.clear_all()  # that sync may have changed track metadata too
         return await asyncio.shield(self._views[user_id])
 
     def forget(self, user_id: str) -> None:
