@@ -5,6 +5,7 @@ Nothing here knows about GraphQL or HTTP.
 
 from persistence._dialect import Dialect, MongoDialect, Nx27017Dialect
 from persistence._dialect import detect as detect_dialect
+from persistence._retry import is_transient
 from persistence.errors import (
     AlreadyIngested,
     InvalidInput,
@@ -61,4 +62,5 @@ __all__ = [
     "SyncReport",
     "Track",
     "detect_dialect",
+    "is_transient",
 ]

@@ -287,8 +287,10 @@ class Nx27017Dialect:
         )
         # 2. The same second's far side of ``at`` with the other ids: only if that second
         # holds a timestamp beyond ``at`` (one document tells).
+        # Nothing is older than a whole second within it (the usual, Spotify's stamps).
         far = [(first, -direction)]
-        edge = await _find(coll, same_second, {"_id": 0, first: 1}, far, 1)
+        whole = direction == -1 and at.microsecond == 0
+        edge = [] if whole else await _find(coll, same_second, {"_id": 0, first: 1}, far, 1)
         if edge and _comparable(edge[0][first]) != start_key[0]:
             other = {"$lte" if tie_direction == 1 else "$gte": rest[0]}
             found += await _find_kept(

@@ -29,6 +29,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 from pymongo import ReturnDocument
@@ -36,7 +37,8 @@ from pymongo.errors import PyMongoError
 
 from persistence._documents import LIVE, report_to_doc
 from persistence._kinds import KINDS
-from persistence.errors import SyncConflict
+from persistence._retry import retrying
+from persistence.errors import StoreUnavailable, SyncConflict
 from persistence.models import SyncReport
 
 log = logging.getLogger("librarycache.store")
@@ -117,9 +119,12 @@ class Snapshots:
 
     async def renew(self, user: str, lease: Lease) -> None:
         """Extend the lease; ``SyncConflict`` if another sync took it over."""
-        result = await self._libraries.update_one(
-            {"_id": user, "lease.token": lease.token},
-            {"$set": {"lease.expiresAt": self._expiry(self._clock())}},
+        result = await retrying(
+            "a sync",
+            lambda: self._libraries.update_one(
+                {"_id": user, "lease.token": lease.token},
+                {"$set": {"lease.expiresAt": self._expiry(self._clock())}},
+            ),
         )
         if result.matched_count != 1:
             raise SyncConflict(user, "this sync stalled past its lease and another sync took over")
@@ -143,20 +148,29 @@ class Snapshots:
             for v in sorted({*lease.dead, *range((lease.current or 0) + 1, lease.version)})
             if v > lease.version - DEAD_KEPT
         )
-        result = await self._libraries.update_one(
-            {"_id": user, "lease.token": lease.token},
-            {
-                "$set": {
-                    "version": lease.version,
-                    "floor": lease.current or 0,
-                    "dead": list(dead),
-                    "counts": dict(counts),
-                    "lastSync": report_to_doc(report),
-                },
-                "$unset": {"lease": ""},
+        flip = {
+            "$set": {
+                "version": lease.version,
+                "floor": lease.current or 0,
+                "dead": list(dead),
+                "counts": dict(counts),
+                "lastSync": report_to_doc(report),
             },
-        )
-        if result.matched_count != 1:
+            "$unset": {"lease": ""},
+        }
+
+        async def commit() -> bool:
+            result = await self._libraries.update_one(
+                {"_id": user, "lease.token": lease.token}, flip
+            )
+            if result.matched_count == 1:
+                return True
+            # A retry whose first attempt was applied (its reply lost) finds the lease
+            # gone: the flip is ours if the committed version is.
+            doc = await self._libraries.find_one({"_id": user}, {"version": 1})
+            return doc is not None and doc.get("version") == lease.version
+
+        if not await retrying("a sync", commit):
             raise SyncConflict(user, "this sync stalled past its lease and another sync took over")
         return dead
 
@@ -170,8 +184,10 @@ class Snapshots:
         dead = {"$gt": current or 0, "$lt": own}
         for kind in KINDS:
             coll = self._collections[kind.name]
-            await coll.delete_many({"userId": user, "from": dead})
-            await coll.update_many({"userId": user, "to": dead}, {"$set": {"to": LIVE}})
+            # Both idempotent: retried on a transient failure.
+            await retrying("a sync", partial(coll.delete_many, {"userId": user, "from": dead}))
+            revive = partial(coll.update_many, {"userId": user, "to": dead}, {"$set": {"to": LIVE}})
+            await retrying("a sync", revive)
 
     async def collect_garbage(self, user: str, previous: int | None, dead: Sequence[int]) -> None:
         """Delete documents that neither the new nor the previous snapshot uses.
@@ -191,6 +207,6 @@ class Snapshots:
                     await coll.update_many(
                         {"userId": user, "to": {"$in": never}}, {"$set": {"to": LIVE}}
                     )
-        except PyMongoError:
+        except (PyMongoError, StoreUnavailable):
             # The sync is committed; the next one collects what is left.
             log.warning("garbage collection failed", extra={"userId": user}, exc_info=True)

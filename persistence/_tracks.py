@@ -8,12 +8,14 @@ stand-in upserts fast (STANDINS.md: upserts filtered on another field are quadra
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any, Final, TypeVar
 
 from pymongo import InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from persistence import _documents as docs
+from persistence._retry import retrying
 from persistence.errors import InvalidInput, Problem
 from persistence.models import LibrarySnapshot, Track
 
@@ -41,8 +43,9 @@ class Tracks:
             return
         cached: set[str] = set()
         for batch in batched(list(missing), self._batch):
-            cursor = self._tracks.find({"_id": {"$in": batch}}, {"_id": 1}, batch_size=len(batch))
-            cached.update(d["_id"] for d in await cursor.to_list(None))
+            cached.update(
+                d["_id"] for d in await retrying("a sync", partial(self._find, batch, {"_id": 1}))
+            )
         problems = [
             Problem(path, f'"{track_id}" is neither in tracks nor cached')
             for track_id, path in missing.items()
@@ -55,8 +58,14 @@ class Tracks:
         """Cached metadata of the ``ids`` that are known, asked in bounded batches."""
         found: dict[str, Track] = {}
         for batch in batched(list(ids), self._batch):
-            cursor = self._tracks.find({"_id": {"$in": batch}}, batch_size=len(batch))
-            found.update((d["_id"], docs.track_from_doc(d)) for d in await cursor.to_list(None))
+            found.update((d["_id"], docs.track_from_doc(d)) for d in await self._find(batch))
+        return found
+
+    async def _find(
+        self, ids: list[str], projection: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        cursor = self._tracks.find({"_id": {"$in": ids}}, projection, batch_size=len(ids))
+        found: list[dict[str, Any]] = await cursor.to_list(None)
         return found
 
     async def upsert(self, tracks: Sequence[Track]) -> int:
@@ -69,8 +78,7 @@ class Tracks:
         written = 0
         pending: list[_Pending] = []
         for batch in batched(list(wanted), size):
-            cursor = self._tracks.find({"_id": {"$in": batch}}, batch_size=len(batch))
-            stored = {d["_id"]: d for d in await cursor.to_list(None)}
+            stored = {d["_id"]: d for d in await retrying("a sync", partial(self._find, batch))}
             for track_id in batch:
                 doc = docs.track_to_doc(wanted[track_id])
                 old = stored.get(track_id)
@@ -81,13 +89,14 @@ class Tracks:
                     op = UpdateOne({"_id": track_id}, {"$set": doc}, upsert=True)
                     pending.append((track_id, doc, op))
             while len(pending) >= size:
-                written += await self._write(pending[:size])
+                written += await retrying("a sync", partial(self._write, pending[:size]))
                 del pending[:size]
         if pending:
-            written += await self._write(pending)
+            written += await retrying("a sync", partial(self._write, pending))
         return written
 
     async def _write(self, ops: Sequence[_Pending]) -> int:
+        """Idempotent: a retry turns the inserts an earlier attempt applied into upserts."""
         try:
             await self._tracks.bulk_write([op for _, _, op in ops], ordered=False)
         except BulkWriteError as error:

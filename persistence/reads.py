@@ -17,6 +17,7 @@ from persistence import _cursors
 from persistence import _documents as docs
 from persistence._dialect import Dialect
 from persistence._kinds import LIKES, PLAYLISTS, PLAYS, Kind
+from persistence._retry import retrying
 from persistence.errors import InvalidInput, SnapshotExpired
 from persistence.models import (
     Like,
@@ -164,7 +165,7 @@ class LibraryView:
 
     async def playlist(self, playlist_id: str) -> PlaylistHeader | None:
         """One playlist's header, or ``None`` if this snapshot has no such playlist."""
-        doc = await self._playlist_doc(playlist_id, 0, 0)
+        doc = await retrying("reading a playlist", lambda: self._playlist_doc(playlist_id, 0, 0))
         return None if doc is None else docs.playlist_header_from_doc(doc)
 
     async def playlist_entries(
@@ -197,7 +198,9 @@ class LibraryView:
             limit = None if count is None else count + 1
             if high is not None:
                 limit = max(0, high - low) if limit is None else max(0, min(limit, high - low))
-        doc = await self._playlist_doc(playlist_id, skip, limit)
+        doc = await retrying(
+            "reading a playlist", lambda: self._playlist_doc(playlist_id, skip, limit)
+        )
         if doc is None:
             return paging.page([], 0, False, [])
         total: int = doc["entryCount"]
@@ -247,6 +250,21 @@ class LibraryView:
         after, before = paging.keys(kind.name, kind.order_types)
         if self.version is None:
             return paging.page([], 0, False, [])
+        # Reads are idempotent: retried whole on a transient failure.
+        return await retrying(
+            f"reading {kind.name}",
+            lambda: self._read_page(kind, decode, paging, ids_only, after, before),
+        )
+
+    async def _read_page(
+        self,
+        kind: Kind,
+        decode: Callable[[Mapping[str, Any]], R],
+        paging: Paging,
+        ids_only: bool,
+        after: Any,
+        before: Any,
+    ) -> Page[R]:
         order = list(kind.order)
         start, stop = after, before
         if paging.backward:

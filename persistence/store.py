@@ -22,11 +22,15 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol, TypeVar
+
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from persistence import _documents as docs
 from persistence._dialect import READ_BATCH, Dialect, MongoDialect
 from persistence._kinds import KINDS, Kind
+from persistence._retry import is_transient, only_duplicates, retrying, unavailable
 from persistence._snapshot import Lease, Snapshots
 from persistence._tracks import Tracks, batched
 from persistence.errors import AlreadyIngested, InvalidInput, SnapshotExpired
@@ -167,7 +171,16 @@ class LibraryStore:
 
     async def _observed(self, snapshot: LibrarySnapshot, kind: SyncKind) -> SyncReport:
         try:
-            report = await self._replace(snapshot, kind)
+            try:
+                report = await self._replace(snapshot, kind)
+            except PyMongoError as error:
+                # What retries did not cure, or what could not be retried (taking the
+                # lease): the sync did not commit, so retrying it later is safe.
+                if is_transient(error):
+                    raise unavailable(
+                        error, f"{kind.value.lower()} of {snapshot.user_id}"
+                    ) from error
+                raise
         except BaseException as error:
             self._observer.sync_failed(snapshot.user_id, kind, error)
             raise
@@ -179,7 +192,8 @@ class LibraryStore:
         user = snapshot.user_id
         await self._tracks.check_references(snapshot)
         snapshots = self._snapshots
-        if kind is SyncKind.INGEST and await snapshots.committed_version(user) is not None:
+        committed_version = await retrying("a sync", lambda: snapshots.committed_version(user))
+        if kind is SyncKind.INGEST and committed_version is not None:
             raise AlreadyIngested(user)
 
         lease = await snapshots.acquire(user)
@@ -253,8 +267,14 @@ class LibraryStore:
         if lease.current is not None:
             projection = {"_id": 1, kind.key: 1, **dict.fromkeys(kind.content, 1)}
             for visible in self.dialect.snapshot_filters(user, lease.current, lease.dead):
-                cursor = coll.find(visible, projection, batch_size=READ_BATCH)
-                old.update((d[kind.key], d) for d in await cursor.to_list(None))
+
+                async def read(visible: dict[str, Any] = visible) -> list[dict[str, Any]]:
+                    found: list[dict[str, Any]] = await coll.find(
+                        visible, projection, batch_size=READ_BATCH
+                    ).to_list(None)
+                    return found
+
+                old.update((d[kind.key], d) for d in await retrying("a sync", read))
 
         delta = _Delta()
         inserts: list[dict[str, Any]] = []
@@ -276,14 +296,13 @@ class LibraryStore:
         delta.removed += len(old) - delta.unchanged - delta.updated
 
         for batch in batched(inserts, self._options.write_batch):
-            await coll.insert_many(batch, ordered=False)
+            await retrying("a sync", partial(_insert, coll, batch))
             await self._snapshots.renew(user, lease)
         for ids in batched(retire, self._options.write_batch):
-            await coll.update_many(
-                # ``userId`` too: routed to the user's shard, not broadcast.
-                {"userId": user, "_id": {"$in": ids}, **lease.writable_marks()},
-                {"$set": {"to": lease.version}},
-            )
+            # ``userId`` too: routed to the user's shard, not broadcast. Idempotent.
+            retired = {"userId": user, "_id": {"$in": ids}, **lease.writable_marks()}
+            retire_one = partial(coll.update_many, retired, {"$set": {"to": lease.version}})
+            await retrying("a sync", retire_one)
             await self._snapshots.renew(user, lease)
         return delta
 
@@ -293,7 +312,9 @@ class LibraryStore:
         """The user's committed snapshot, resolved once: every read of the returned view
         is of that one version (a request reads one library, never a mix)."""
         _check_read_id("userId", user_id)
-        library = await self._libraries.find_one({"_id": user_id}, LIBRARY_FIELDS)
+        library = await retrying(
+            "reading a library", lambda: self._libraries.find_one({"_id": user_id}, LIBRARY_FIELDS)
+        )
         return LibraryView(user_id, library, self._collections, self.dialect)
 
     async def _read(self, user_id: str, read: Callable[[LibraryView], Awaitable[R]]) -> R:
@@ -355,11 +376,21 @@ class LibraryStore:
         ids = list(track_ids)
         for track_id in ids:
             _check_read_id("trackId", track_id)
-        return await self._tracks.read(ids)
+        return await retrying("reading tracks", lambda: self._tracks.read(ids))
 
     async def last_sync(self, user_id: str) -> SyncReport | None:
         """The report of the user's last committed ingest or sync."""
         return await (await self.view(user_id)).last_sync()
+
+
+async def _insert(coll: Collection, docs: list[dict[str, Any]]) -> None:
+    """Insert new documents of this sync's version; a retry finds the ones a lost reply
+    already wrote (their ``_id`` names the version, so they can only be ours)."""
+    try:
+        await coll.insert_many(docs, ordered=False)
+    except BulkWriteError as error:
+        if not only_duplicates(error):
+            raise
 
 
 async def _whole_playlist(view: LibraryView, header: PlaylistHeader) -> Playlist:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import strawberry
 
+from persistence import LibraryView
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.ids import Node
@@ -21,10 +22,15 @@ from resolvers.track_lists import LikedTracks, PlayHistory, read_connection
 @strawberry.type(description="A user's cached library; an unknown user's reads as empty.")
 class Library(Node):
     owner: strawberry.Private[str]
+    at_least: strawberry.Private[int | None] = None
+    """The version of a report this library was reached from; its view is no older."""
 
     @classmethod
-    def of(cls, user_id: str) -> Library:
-        return cls(id=ids.library_id(user_id), owner=user_id)
+    def of(cls, user_id: str, at_least: int | None = None) -> Library:
+        return cls(id=ids.library_id(user_id), owner=user_id, at_least=at_least)
+
+    async def _view(self, info: Info) -> LibraryView:
+        return await info.context.library_view(self.owner, self.at_least)
 
     @strawberry.field
     def user_id(self) -> strawberry.ID:
@@ -45,7 +51,7 @@ class Library(Node):
         before: str | None = None,
     ) -> LikedTracks | None:
         args = page_args(info.context.max_page_size, first, after, last, before)
-        view = await info.context.library_view(self.owner)
+        view = await self._view(info)
         return await read_connection(
             info,
             LikedTracks,
@@ -71,7 +77,7 @@ class Library(Node):
         before: str | None = None,
     ) -> PlayHistory | None:
         args = page_args(info.context.max_page_size, first, after, last, before)
-        view = await info.context.library_view(self.owner)
+        view = await self._view(info)
         return await read_connection(
             info,
             PlayHistory,
@@ -92,18 +98,18 @@ class Library(Node):
         before: str | None = None,
     ) -> PlaylistConnection | None:
         args = page_args(info.context.max_page_size, first, after, last, before)
-        view = await info.context.library_view(self.owner)
+        view = await self._view(info)
         page = await view.playlists(**args.bounded(info.context.max_page_size).as_kwargs())
-        return PlaylistConnection(owner=self.owner, page=page)
+        return PlaylistConnection(owner=self.owner, page=page, at_least=self.at_least)
 
     @strawberry.field(description="One playlist by the source's id; null if the user has none.")
     async def playlist(self, info: Info, playlist_id: strawberry.ID) -> Playlist | None:
-        view = await info.context.library_view(self.owner)
+        view = await self._view(info)
         header = await view.playlist(playlist_id)
-        return None if header is None else Playlist.of(self.owner, header)
+        return None if header is None else Playlist.of(self.owner, header, self.at_least)
 
     @strawberry.field(description="The report of the last ingest or sync; null if never synced.")
     async def last_sync(self, info: Info) -> SyncReport | None:
-        view = await info.context.library_view(self.owner)
+        view = await self._view(info)
         report = await view.last_sync()
         return None if report is None else SyncReport.from_domain(report)

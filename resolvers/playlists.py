@@ -78,10 +78,15 @@ class PlaylistTrackConnection:
 class Playlist(Node):
     owner: strawberry.Private[str]
     header: strawberry.Private[models.PlaylistHeader]
+    at_least: strawberry.Private[int | None] = None
+    """As ``Library.at_least``: the entries are read from a view no older."""
 
     @classmethod
-    def of(cls, user_id: str, header: models.PlaylistHeader) -> Playlist:
-        return cls(id=ids.playlist_id(user_id, header.playlist_id), owner=user_id, header=header)
+    def of(
+        cls, user_id: str, header: models.PlaylistHeader, at_least: int | None = None
+    ) -> Playlist:
+        playlist_id = ids.playlist_id(user_id, header.playlist_id)
+        return cls(id=playlist_id, owner=user_id, header=header, at_least=at_least)
 
     @strawberry.field
     def playlist_id(self) -> strawberry.ID:
@@ -123,12 +128,12 @@ class Playlist(Node):
     )
     async def entries(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> list[PlaylistEntry]:
+    ) -> list[PlaylistEntry] | None:
         args = page_args(info.context.max_page_size, first=first, after=after)
         return await _entries(info, await self._entries(info, args))
 
     async def _entries(self, info: Info, args: PageArgs) -> models.Page[models.PositionedEntry]:
-        view = await info.context.library_view(self.owner)
+        view = await info.context.library_view(self.owner, self.at_least)
         return await view.playlist_entries(self.header.playlist_id, **args.as_kwargs())
 
 
@@ -142,17 +147,18 @@ class PlaylistEdge:
 class PlaylistConnection:
     owner: strawberry.Private[str]
     page: strawberry.Private[models.Page[models.PlaylistHeader]]
+    at_least: strawberry.Private[int | None] = None
 
     @strawberry.field
     def edges(self) -> list[PlaylistEdge]:
         return [
-            PlaylistEdge(cursor=c, node=Playlist.of(self.owner, header))
+            PlaylistEdge(cursor=c, node=Playlist.of(self.owner, header, self.at_least))
             for header, c in zip(self.page.items, self.page.cursors, strict=True)
         ]
 
     @strawberry.field
     def nodes(self) -> list[Playlist]:
-        return [Playlist.of(self.owner, header) for header in self.page.items]
+        return [Playlist.of(self.owner, header, self.at_least) for header in self.page.items]
 
     @strawberry.field(description="Playlists in the whole library, not just this page.")
     def total_count(self) -> int:

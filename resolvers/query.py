@@ -11,6 +11,7 @@ from collections.abc import Awaitable
 
 import strawberry
 
+from persistence.errors import InvalidInput
 from resolvers.context import Info
 from resolvers.ids import Node
 from resolvers.library import Library
@@ -29,10 +30,17 @@ class Query:
         return await resolve_node(info, id, "id")
 
     @strawberry.field(
-        description="Objects by their ids, in the same order; each is resolved as `node` is.",
+        description=(
+            "Objects by their ids, in the same order; each is resolved as `node` is. "
+            "At most the largest page size of ids."
+        ),
         graphql_type=list[Node | None],
     )
     def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Awaitable[Node | None]]:
+        limit = info.context.max_page_size
+        if len(ids) > limit:
+            # Each id may cost a read: a variable could otherwise carry any number of them.
+            raise InvalidInput.one("ids", f"has {len(ids)} items; the limit is {limit}")
         # One awaitable per item: graphql-core completes each on its own, so a refused or
         # malformed id is null with its error at its index, and the others keep their data.
         return [resolve_node(info, value, f"ids[{i}]") for i, value in enumerate(ids)]

@@ -52,7 +52,7 @@ class SyncReport:
     def library(self) -> Annotated[Library, strawberry.lazy("resolvers.library")]:
         from resolvers.library import Library  # the two types refer to each other
 
-        return Library.of(self.user_id)
+        return Library.of(self.user_id, at_least=self.version)
 
     @classmethod
     def from_domain(cls, report: models.SyncReport) -> SyncReport:

@@ -22,6 +22,8 @@ from resolvers.tracks import Prefetchable, Track, load_tracks, prefetch_tracks, 
 
 IDS_ONLY = frozenset({"trackIds", "totalCount", "pageInfo", "userId", "__typename"})
 """Fields of ``LikedTracks``/``PlayHistory`` that a page of bare track ids can answer."""
+COUNT_ONLY = frozenset({"totalCount", "userId", "__typename"})
+"""Fields that an empty page answers: the count is the snapshot's, stored with it."""
 
 T = TypeVar("T", models.Like, models.Play)
 IdsRead = Callable[..., Awaitable[models.Page[str]]]
@@ -107,6 +109,10 @@ async def read_connection(
     deprecated root fields, as documented); otherwise it is a default page of the
     configured size, and only ``trackIds`` reads the whole list.
     """
+    if selects_only(info, COUNT_ONLY):
+        # ``{ totalCount }`` (a badge, a progress bar) reads no list at all.
+        empty = PageArgs(first=0, after=args.after, before=args.before)
+        return cls(owner=user_id, page=await ids(**empty.as_kwargs()))
     if selects_only(info, IDS_ONLY):
         return cls(owner=user_id, page=await ids(**args.as_kwargs()))
     read = args if whole_by_default else args.bounded(info.context.max_page_size)

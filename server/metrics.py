@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from persistence import SyncKind, SyncReport
-from persistence.errors import LibraryCacheError
+from persistence.errors import LibraryCacheError, StoreUnavailable
 from server.logging import note_operation
 
 _MAX_OPERATION_NAMES: Final = 200
@@ -263,8 +263,11 @@ class GraphQLMetrics(SchemaExtension):
         yield
         result = self.execution_context.result
         for error in (result.errors if result is not None else None) or ():
-            if isinstance(error.original_error, PyMongoError):
-                self.metrics.store_errors.labels(type(error.original_error).__name__).inc()
+            original: BaseException | None = error.original_error
+            if isinstance(original, StoreUnavailable):  # counted by the outage behind it
+                original = original.__cause__
+            if isinstance(original, PyMongoError):
+                self.metrics.store_errors.labels(type(original).__name__).inc()
 
 
 def _code(error: GraphQLError) -> str:

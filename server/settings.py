@@ -26,10 +26,11 @@ class Settings(BaseSettings):
     mongodb_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("MONGODB_URI", "mongodb_uri")
     )
-    """A MongoDB 6+ deployment. Unset: an embedded nx-27017 server under ``data_dir``."""
+    """A MongoDB 6+ deployment. Unset: an embedded nx-27017 server under ``data_dir`` (the
+    ``embedded`` extra; refused in production)."""
     db: str = "librarycache"
     data_dir: Path = Path(".librarycache")
-    driver: Driver = "motor"
+    driver: Driver = "pymongo"
     store_timeout_ms: int = Field(default=5000, ge=100)
     lease_seconds: float = Field(default=120.0, gt=0)
     write_batch: int = Field(default=1000, ge=1, le=100_000)
@@ -93,6 +94,16 @@ class Settings(BaseSettings):
     @classmethod
     def from_env(cls) -> Self:
         return cls()
+
+    @model_validator(mode="after")
+    def _production_needs_mongodb(self) -> Self:
+        # Without it every replica would quietly keep a store of its own on local disk.
+        if self.env == "production" and not self.mongodb_uri:
+            raise ValueError(
+                "MONGODB_URI must be set when LIBRARYCACHE_ENV=production: the embedded "
+                "store is for development and single-machine use only"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Self:

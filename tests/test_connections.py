@@ -255,3 +255,23 @@ async def test_trackids_alone_reads_ids_only(
     assert len(data["library"]["liked"]["trackIds"]) == 11
     assert data["liked"]["trackIds"] == data["library"]["liked"]["trackIds"]
     assert calls == ["liked_track_ids", "liked_track_ids"]
+
+
+async def test_totalcount_alone_reads_no_list(
+    tied: LibraryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[dict[str, Any]] = []
+    original = LibraryView.liked_track_ids
+
+    async def spying(self: LibraryView, **kwargs: Any) -> Any:
+        asked.append(kwargs)
+        return await original(self, **kwargs)
+
+    monkeypatch.setattr(LibraryView, "liked_track_ids", spying)
+    data = await ok(
+        tied,
+        """{ library(userId: "user:alice") { liked { totalCount } }
+             liked(userId: "user:alice") { totalCount } }""",
+    )
+    assert data == {"library": {"liked": {"totalCount": 11}}, "liked": {"totalCount": 11}}
+    assert [a["first"] for a in asked] == [0, 0]

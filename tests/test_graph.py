@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from persistence import LibraryStore, LibraryView
+from resolvers import RequestContext
 from resolvers.access import Caller
 from resolvers.schema import schema_sdl
 from tests.factories import make_library, snapshot
@@ -140,6 +141,19 @@ async def test_nodes_keeps_order_and_answers_each_id_on_its_own(two_users: Libra
         ("FORBIDDEN", ["nodes", 0], None),
         ("BAD_USER_INPUT", ["nodes", 1], "ids[1]"),
     ]
+
+
+async def test_nodes_takes_at_most_a_page_of_ids(two_users: LibraryStore) -> None:
+    track = (await _ids(two_users, ALICE))["liked"]["nodes"][0]["id"]
+    query = 'query($ids: [ID!]!) { nodes(ids: $ids) { id } track(trackId: "track:0") { title } }'
+    assert await ok(two_users, query, ids=[track] * 3, max_page_size=3) == {
+        "nodes": [{"id": track}] * 3,
+        "track": {"title": "Title of track:0"},
+    }
+    refused = await run(two_users, query, ids=[track] * 4, max_page_size=3)
+    assert refused.data is None  # `[Node]!`, as Relay has it: the refusal reaches the root
+    assert refused.codes() == [("BAD_USER_INPUT", ["nodes"], "ids")]
+    assert refused.errors[0]["message"] == "ids: has 4 items; the limit is 3"
 
 
 @pytest.mark.parametrize(
@@ -389,7 +403,7 @@ def test_replaced_fields_are_deprecated_for_the_graph() -> None:
         assert '@deprecated(reason: "use library(userId:)' in line, line
     assert 'items: [LikedTrack!]! @deprecated(reason: "use edges or nodes")' in sdl
     assert (
-        "entries(after: String = null, first: Int = null): [PlaylistEntry!]!"
+        "entries(after: String = null, first: Int = null): [PlaylistEntry!]"
         ' @deprecated(reason: "use tracks")' in sdl
     )
     for nullable in (
@@ -415,3 +429,25 @@ async def test_datetimes_are_served_in_utc(store: LibraryStore) -> None:
     await store.ingest(snapshot(library))
     data = await ok(store, '{ library(userId: "user:alice") { liked { edges { addedAt } } } }')
     assert data["library"]["liked"]["edges"] == [{"addedAt": "2024-05-02T08:00:00+00:00"}]
+
+
+async def test_a_report_reached_later_reads_a_view_at_least_as_new(store: LibraryStore) -> None:
+    """A subscription's context outlives many syncs: one request, one view, unless a
+    report names a newer version, whose library must show that sync."""
+    await store.ingest(snapshot(make_library(likes=1)))
+    context = RequestContext(store=store)
+    assert (await context.library_view(ALICE)).version == 1
+    await store.sync(snapshot(make_library(likes=2)))
+    assert (await context.library_view(ALICE)).version == 1  # still this request's snapshot
+    newer = await asyncio.gather(*(context.library_view(ALICE, at_least=2) for _ in range(3)))
+    assert {view.version for view in newer} == {2}
+    assert len({id(view) for view in newer}) == 1  # refreshed once, not per caller
+    assert await context.library_view(ALICE) is newer[0]
+
+
+async def test_a_refused_entries_page_leaves_the_playlist(store: LibraryStore) -> None:
+    await store.ingest(snapshot(make_library(entries=2)))
+    query = '{ playlists(userId: "user:alice") { name entries(first: 501) { trackId } } }'
+    result = await run(store, query)
+    assert result.data == {"playlists": [{"name": "Playlist 0", "entries": None}]}
+    assert result.codes() == [("BAD_USER_INPUT", ["playlists", 0, "entries"], "first")]

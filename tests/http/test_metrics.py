@@ -129,13 +129,14 @@ async def test_store_failures_are_counted_by_exception(
     monkeypatch.setattr(app.state.store, "_replace", failing)
 
     body = await post(client, LIKED, {"userId": "user:a"})
-    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     await post(client, SYNC, {"input": make_library("user:a")})
 
     samples = await scrape(client)
     assert value(samples, "librarycache_store_errors_total", error="AutoReconnect") == 2
-    assert value(samples, "librarycache_syncs_total", kind="sync", outcome="STORE_ERROR") == 1
-    failed = {"type": "query", "name": "Liked", "outcome": "INTERNAL_SERVER_ERROR"}
+    unavailable = {"kind": "sync", "outcome": "SERVICE_UNAVAILABLE"}
+    assert value(samples, "librarycache_syncs_total", **unavailable) == 1
+    failed = {"type": "query", "name": "Liked", "outcome": "SERVICE_UNAVAILABLE"}
     assert value(samples, "librarycache_graphql_operations_total", **failed) == 1
 
 

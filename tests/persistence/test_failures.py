@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError
 
-from persistence import Dialect, LibraryStore, SyncConflict
+from persistence import Dialect, LibraryStore, StoreUnavailable, SyncConflict
 from persistence.client import Client
 from persistence.store import StoreOptions
 from tests.factories import snapshot
@@ -164,8 +164,10 @@ async def test_a_sync_killed_at_any_write_leaves_the_previous_snapshot_intact(
             # committed sync does not fail for that.
             await dying.sync(snapshot(_as(B, user)))
         else:
-            with pytest.raises(AutoReconnect, match="injected"):
+            # The store stays down: retries of idempotent writes fail too.
+            with pytest.raises(StoreUnavailable) as refused:
                 await dying.sync(snapshot(_as(B, user)))
+            assert isinstance(refused.value.__cause__, AutoReconnect), where
 
         assert await view(reader, user) == _view(B if committed_b else A, user), where
         version_now = await _committed(db, user)
@@ -197,19 +199,56 @@ async def test_a_sync_killed_at_any_write_leaves_the_previous_snapshot_intact(
         )
 
 
+def _refused_write() -> PyMongoError:
+    return OperationFailure("injected: a write the server refused", code=2)  # BadValue
+
+
+async def test_a_transient_error_at_any_write_is_retried_and_the_sync_commits(
+    db: Any,
+    options: StoreOptions,
+    recording: Recording,
+    backend: str,
+    dialect: Dialect,
+) -> None:
+    """A connection cut once (before or after the write was applied, its reply lost) is
+    retried where the write is idempotent, and the sync commits B exactly. Taking the
+    lease is not idempotent: a cut there is ``StoreUnavailable``, and nothing changes."""
+    for k in recording.sample(range(recording.lease, recording.commit + 1), backend):
+        for applied in (False, True):
+            user = f"user:cut-{k}-{applied}"
+            where = f"write {k} ({recording.writes[k].op}), applied={applied}"
+            store = LibraryStore(db, options, dialect=dialect)
+            await store.ingest(snapshot(_as(A, user)))
+            cut = LibraryStore(
+                FaultyDatabase(db, Fail("write", nth=k + 1, applied=applied)),
+                options,
+                dialect=dialect,
+            )
+            if k == recording.lease:
+                with pytest.raises(StoreUnavailable):
+                    await cut.sync(snapshot(_as(B, user)))
+                assert await view(store, user) == _view(A, user), where
+                continue
+            report = await cut.sync(snapshot(_as(B, user)))
+            assert await view(store, user) == _view(B, user), where
+            assert report.version == await _committed(db, user), where
+
+
 async def test_a_sync_that_fails_releases_its_lease_and_the_next_one_cleans_up(
     db: Any, options: StoreOptions, recording: Recording, backend: str, dialect: Dialect
 ) -> None:
-    """A store error the process survives: the sync raises, releases its lease on the way
-    out, and the next sync runs at once."""
+    """A store error the process survives and a retry would not cure (a refused write):
+    the sync raises, releases its lease on the way out, and the next sync runs at once."""
     for k in recording.sample(range(recording.lease + 1, recording.commit + 1), backend):
         user = f"user:failed-{k}"
         store = LibraryStore(db, options, dialect=dialect)
         version_a = (await store.ingest(snapshot(_as(A, user)))).version
         failing = LibraryStore(
-            FaultyDatabase(db, Fail("write", nth=k + 1)), options, dialect=dialect
+            FaultyDatabase(db, Fail("write", nth=k + 1, error=_refused_write)),
+            options,
+            dialect=dialect,
         )
-        with pytest.raises(AutoReconnect, match="injected"):
+        with pytest.raises(OperationFailure, match="injected"):
             await failing.sync(snapshot(_as(B, user)))
         assert await view(store, user) == _view(A, user)
         leftovers = await raw_documents(db, user)
@@ -315,7 +354,7 @@ async def test_an_expired_lease_of_another_user_is_never_taken(
     dying = LibraryStore(
         FaultyDatabase(db, Fail("insert_many", down=True)), options, clock=start, dialect=dialect
     )
-    with pytest.raises(AutoReconnect, match="injected"):
+    with pytest.raises(StoreUnavailable):
         await dying.sync(snapshot(_as(B, "user:carol")))
     carol_before = await db["libraries"].find_one({"_id": "user:carol"})
     assert carol_before["lease"] is not None

@@ -1,7 +1,7 @@
 """The change feed behind ``Subscription.librarySynced``, on every backend.
 
 The polling path runs everywhere; the change-stream path needs a real replica set
-(``MONGODB_URI`` pointing at one), since neither stand-in offers change streams.
+(``LIBRARYCACHE_TEST_MONGODB_URI`` pointing at one), since neither stand-in offers change streams.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from persistence import LibraryStore
 from persistence.client import Client
 from persistence.feed import LibraryFeed
 from persistence.models import SyncReport
+from tests.backends import TEST_MONGODB_URI
 from tests.factories import make_library, snapshot
 
 WAIT = 10.0
@@ -185,8 +186,8 @@ async def test_a_subscription_after_stop_ends_at_once(feed: LibraryFeed) -> None
 
 
 @pytest.mark.skipif(
-    not os.environ.get("MONGODB_URI"),
-    reason="change streams need a real MongoDB replica set at MONGODB_URI (none here)",
+    not os.environ.get(TEST_MONGODB_URI),
+    reason=f"change streams need a real MongoDB replica set at {TEST_MONGODB_URI} (none here)",
 )
 @pytest.mark.parametrize("backend", ["mongodb"], indirect=True)
 async def test_change_streams_deliver_every_commit(
@@ -194,7 +195,7 @@ async def test_change_streams_deliver_every_commit(
 ) -> None:
     hello = await mongo_client[db_name].command("hello")
     if "setName" not in hello and hello.get("msg") != "isdbgrid":
-        pytest.skip("MONGODB_URI is a standalone server: change streams need a replica set")
+        pytest.skip(f"{TEST_MONGODB_URI} is a standalone server: change streams need a replica set")
     feed = LibraryFeed(mongo_client[db_name])  # auto: picks the change stream
     seen: list[SyncReport] = []
     task = asyncio.create_task(_collect(feed, "user:alice", seen))
