@@ -26,13 +26,13 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pymongo.errors import OperationFailure, PyMongoError
 
-from persistence._documents import utc
-from persistence.models import SyncKind, SyncReport
+from persistence._documents import report_from_doc
+from persistence.models import SyncReport
 
 log = logging.getLogger("librarycache.feed")
 
@@ -215,20 +215,9 @@ class LibraryFeed:
         return "setName" in hello or hello.get("msg") == "isdbgrid"
 
 
-_REPORT_FIELDS = frozenset(f.name for f in fields(SyncReport))
-
-
 def _report(doc: Mapping[str, Any] | None) -> SyncReport | None:
-    """The report ``LibraryStore`` stores as ``lastSync``, or None for a doc without one.
-
-    Keys the report does not know are ignored: a newer server may store more of them.
-    """
-    if not doc:
-        return None
-    values = {key: value for key, value in doc.items() if key in _REPORT_FIELDS}
-    values["kind"] = SyncKind(values["kind"])
-    values["synced_at"] = utc(values["synced_at"])
-    return SyncReport(**values)
+    """The report ``LibraryStore`` stores as ``lastSync``, or None for a doc without one."""
+    return None if not doc else report_from_doc(doc)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
