@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
+from persistence.feed import LibraryFeed
 from server.app import create_app
 from server.settings import Settings
 from tests.factories import make_library
@@ -37,7 +39,8 @@ ADMIN = token("service:sync", scope="library:sync")
 class Live:
     """One app served by uvicorn on a loopback port, in the test's own event loop."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, app: Starlette) -> None:
+        self.app = app
         self.http = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}/graphql"
 
@@ -62,16 +65,15 @@ def serve(wire_uri: str, db_name: str) -> Serve:
             mongodb_uri=wire_uri, db=f"ws_{db_name}", feed_poll_seconds=0.05, **overrides
         )
         port = free_port()
-        config = uvicorn.Config(
-            create_app(settings), port=port, log_config=None, ws="websockets-sansio"
-        )
+        app = create_app(settings)
+        config = uvicorn.Config(app, port=port, log_config=None, ws="websockets-sansio")
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         async with asyncio.timeout(WAIT):
             while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
                 await asyncio.sleep(0.01)
         try:
-            yield Live(port)
+            yield Live(port, app)
         finally:
             server.should_exit = True
             await task
@@ -105,17 +107,25 @@ async def _receive(websocket: ClientConnection) -> dict[str, Any]:
     return message
 
 
-async def _subscribe(websocket: ClientConnection, user_id: str | None) -> None:
+async def _subscribe(
+    live: Live, websocket: ClientConnection, user_id: str | None, query: str = SYNCED
+) -> None:
     assert await _receive(websocket) == {"type": "connection_ack"}
     variables = {} if user_id is None else {"userId": user_id}
-    payload = {"query": SYNCED, "variables": variables}
+    payload = {"query": query, "variables": variables}
     await websocket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
 
 
-async def _subscribed(live: Live, websocket: ClientConnection, user_id: str | None) -> None:
-    """Subscribe, and give the server time to register before the test commits."""
-    await _subscribe(websocket, user_id)
-    await asyncio.sleep(0.5)
+async def _subscribed(
+    live: Live, websocket: ClientConnection, user_id: str | None, query: str = SYNCED
+) -> None:
+    """Subscribe, and wait until the server follows the library."""
+    await _subscribe(live, websocket, user_id, query)
+    feed: LibraryFeed = live.app.state.feed
+    followed = user_id or ALICE
+    async with asyncio.timeout(WAIT):
+        while not feed.followers(followed):  # noqa: ASYNC110 - the feed has no event for it
+            await asyncio.sleep(0.01)
 
 
 async def _closed(websocket: ClientConnection) -> tuple[int, str]:
@@ -163,7 +173,7 @@ async def test_the_server_stopping_completes_the_subscription(serve: Serve) -> N
 async def test_a_missing_user_id_without_a_token_is_a_coded_error(serve: Serve) -> None:
     async with serve() as live:
         websocket = await _open(live)
-        await _subscribe(websocket, None)
+        await _subscribe(live, websocket, None)
         message = await _receive(websocket)
         # graphql-transport-ws's "error": the operation ended before it started.
         assert message["type"] == "error"
@@ -192,7 +202,7 @@ async def test_read_rules_hold_for_subscriptions(
             websocket = await _open(live, headers=authorization)
         else:
             websocket = await _open(live, init=authorization)
-        await _subscribed(live, websocket, user_id)
+        await (_subscribed if allowed else _subscribe)(live, websocket, user_id)
         await live.mutate(INGEST, make_library(ALICE, likes=1))
 
         message = await _receive(websocket)
@@ -276,10 +286,7 @@ async def test_each_event_carries_the_library_as_that_commit_left_it(serve: Serv
     }"""
     async with serve() as live:
         websocket = await _open(live)
-        assert await _receive(websocket) == {"type": "connection_ack"}
-        payload = {"query": query, "variables": {"userId": ALICE}}
-        await websocket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-        await asyncio.sleep(0.5)
+        await _subscribed(live, websocket, ALICE, query)
 
         seen = []
         for likes in (2, 3):
