@@ -61,6 +61,11 @@ class _Subscriber:
             self.queue.get_nowait()
         self.queue.put_nowait(report)
 
+    def end(self) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+
     async def reports(self) -> AsyncIterator[SyncReport]:
         while (report := await self.queue.get()) is not None:
             yield report
@@ -69,8 +74,8 @@ class _Subscriber:
 class LibraryFeed:
     """Watches the ``libraries`` collection of ``db`` while anyone subscribes.
 
-    :meth:`start` and :meth:`stop` belong to the app's lifespan. Nothing is read from the
-    store until the first subscription; polling reads nothing while nobody follows.
+    The app's lifespan owns it and calls :meth:`stop`. It starts watching at the first
+    subscription; polling reads nothing while nobody follows.
     """
 
     def __init__(self, db: Any, *, mode: FeedMode = "auto", poll_seconds: float = 1.0) -> None:
@@ -95,13 +100,22 @@ class LibraryFeed:
         self._stopped = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task])  # a failure of its own was logged as it ended
+        self._end_all()
+
+    def _end_all(self) -> None:
         for subscribers in self._subscribers.values():
             for subscriber in subscribers:
-                if subscriber.queue.full():
-                    subscriber.queue.get_nowait()
-                subscriber.queue.put_nowait(None)
+                subscriber.end()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or (error := task.exception()) is None:
+            return
+        # Say so loudly, and end the subscriptions: a client that sees its subscription
+        # complete can resubscribe (elsewhere); one left waiting would hear nothing.
+        log.error("library feed stopped; subscriptions end", exc_info=error)
+        self._stopped = True
+        self._end_all()
 
     @contextlib.asynccontextmanager
     async def subscribe(self, user_id: str) -> AsyncIterator[AsyncIterator[SyncReport]]:
@@ -112,13 +126,13 @@ class LibraryFeed:
         doc = await self._libraries.find_one({"_id": user_id}, {"version": 1})
         subscriber = _Subscriber(user_id, after=int((doc or {}).get("version") or 0))
         if self._stopped:
-            subscriber.queue.put_nowait(None)
+            subscriber.end()
         else:
             self._subscribers.setdefault(user_id, set()).add(subscriber)
             self._followed.set()
             if self._task is None:
                 self._task = asyncio.create_task(self._run(), name="library-feed")
-                self._task.add_done_callback(_log_failure)
+                self._task.add_done_callback(self._finished)
         try:
             yield subscriber.reports()
         finally:
@@ -218,9 +232,3 @@ class LibraryFeed:
 def _report(doc: Mapping[str, Any] | None) -> SyncReport | None:
     """The report ``LibraryStore`` stores as ``lastSync``, or None for a doc without one."""
     return None if not doc else report_from_doc(doc)
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and (error := task.exception()) is not None:
-        # Subscribers then receive nothing more; say so loudly rather than not at all.
-        log.error("library feed stopped", exc_info=error)

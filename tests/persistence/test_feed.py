@@ -215,3 +215,33 @@ async def test_change_streams_deliver_every_commit(
     assert [r.version for r in seen] == [1, 2, 3]
     await feed.stop()
     await task
+
+
+class _BrokenDb(_CountingDb):
+    """Answers the subscription's own read, then fails every sweep with a bug's error."""
+
+    def __getitem__(self, name: str) -> Any:
+        collection = super().__getitem__(name)
+
+        class Broken:
+            def __getattr__(self, attribute: str) -> Any:
+                return getattr(collection, attribute)
+
+            def find(self, *args: Any, **kwargs: Any) -> Any:
+                raise RuntimeError("a bug in the feed")
+
+        return Broken()
+
+
+async def test_a_feed_that_fails_ends_its_subscriptions_and_says_so(
+    mongo_client: Client, db_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = LibraryFeed(_BrokenDb(mongo_client[db_name]), mode="poll", poll_seconds=0.01)
+    seen: list[SyncReport] = []
+
+    await asyncio.wait_for(_collect(feed, "user:alice", seen), WAIT)  # ends, not hangs
+    await asyncio.wait_for(_collect(feed, "user:bob", seen), WAIT)  # so does a new one
+
+    assert seen == []
+    assert "library feed stopped; subscriptions end" in caplog.text
+    await feed.stop()
