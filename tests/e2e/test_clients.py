@@ -77,7 +77,9 @@ def test_graphql_ws_hears_a_sync_made_through_another_process(
 ) -> None:
     env = {**AUTH, "MONGODB_URI": shared_store}
     with ExitStack() as stack:
-        listener = stack.enter_context(serve(tmp_path / "a", env=env))
+        # Two workers behind the listener's port, a third process that writes: whichever
+        # worker the socket reaches hears a commit made by another process.
+        listener = stack.enter_context(serve(tmp_path / "a", "--workers", "2", env=env))
         writer = stack.enter_context(serve(tmp_path / "b", env=env))
         _node_test(
             "subscription.test.mjs",
