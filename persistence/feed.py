@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -131,7 +132,11 @@ class LibraryFeed:
             self._subscribers.setdefault(user_id, set()).add(subscriber)
             self._followed.set()
             if self._task is None:
-                self._task = asyncio.create_task(self._run(), name="library-feed")
+                # Not in the subscribing request's context: the feed outlives it, and must
+                # not inherit its deadline (a client-side operation timeout) or request id.
+                self._task = asyncio.create_task(
+                    self._run(), name="library-feed", context=contextvars.Context()
+                )
                 self._task.add_done_callback(self._finished)
         try:
             yield subscriber.reports()
