@@ -88,8 +88,6 @@ class LibraryFeed:
         self._followed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
-        self.polls = 0
-        """Poll queries sent, for tests and metrics: one per interval, not per subscriber."""
 
     @property
     def mode(self) -> FeedMode:
@@ -161,7 +159,6 @@ class LibraryFeed:
         """One sweep over the followed libraries: their current reports, published."""
         users = list(self._subscribers)
         for start in range(0, len(users), _IN_BATCH):
-            self.polls += 1
             docs = await self._libraries.find(
                 {"_id": {"$in": users[start : start + _IN_BATCH]}}, {"lastSync": 1}
             ).to_list(None)
@@ -180,13 +177,15 @@ class LibraryFeed:
                     await self._watch()
                 else:
                     await self._poll()
-            except OperationFailure as error:
-                if not (chosen and self._mode == "change-stream"):
-                    raise
-                # The deployment said it had change streams and then refused one.
-                log.warning("change streams refused (%s); polling instead", error.code)
-                self._mode = "poll"
-            except PyMongoError:
+            except PyMongoError as error:
+                refused = isinstance(error, OperationFailure) and self._mode == "change-stream"
+                if refused and chosen:
+                    # The deployment said it had change streams and then refused one.
+                    log.warning("change streams refused (%s); polling instead", error)
+                    self._mode = "poll"
+                    continue
+                # Commits made meanwhile are caught up by the next sweep (or the stream's
+                # catch-up sweep) once the store answers again.
                 log.warning("library feed interrupted; retrying", exc_info=True)
                 await asyncio.sleep(_RETRY_SECONDS)
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from persistence import LibraryStore
 from persistence.client import Client
@@ -245,3 +246,45 @@ async def test_a_feed_that_fails_ends_its_subscriptions_and_says_so(
     assert seen == []
     assert "library feed stopped; subscriptions end" in caplog.text
     await feed.stop()
+
+
+class _FlakyDb(_CountingDb):
+    """The first sweeps find the store unreachable, as during a failover."""
+
+    def __init__(self, db: Any, failures: int) -> None:
+        super().__init__(db)
+        self.failures = failures
+
+    def __getitem__(self, name: str) -> Any:
+        collection = super().__getitem__(name)
+        flaky = self
+
+        class Flaky:
+            def __getattr__(self, attribute: str) -> Any:
+                return getattr(collection, attribute)
+
+            def find(self, *args: Any, **kwargs: Any) -> Any:
+                if flaky.failures:
+                    flaky.failures -= 1
+                    raise AutoReconnect("the primary stepped down")
+                return collection.find(*args, **kwargs)
+
+        return Flaky()
+
+
+async def test_the_feed_rides_out_a_store_outage(
+    store: LibraryStore, mongo_client: Client, db_name: str
+) -> None:
+    db = _FlakyDb(mongo_client[db_name], failures=2)
+    feed = LibraryFeed(db, mode="poll", poll_seconds=0.01)
+    seen: list[SyncReport] = []
+    task = asyncio.create_task(_collect(feed, "user:alice", seen))
+    await _following(feed, "user:alice")
+
+    report = await store.ingest(snapshot(make_library("user:alice", likes=1)))
+
+    await _until(lambda: len(seen) == 1)
+    assert db.failures == 0
+    assert seen == [report]
+    await feed.stop()
+    await task
