@@ -216,6 +216,20 @@ async def test_no_page_size_is_a_default_page_but_trackids_is_whole(tied: Librar
     assert [e["node"]["trackId"] for e in liked["edges"]] == liked["trackIds"][:3]
     assert [n["trackId"] for n in liked["nodes"]] == liked["trackIds"][:3]
     assert liked["pageInfo"]["hasNextPage"] is True
+    after = (await ok(tied, _query("liked"), u=ALICE, first=4))["library"]["liked"]
+    rest = await ok(
+        tied,
+        """query($after: String) { library(userId: "user:alice") {
+          liked(after: $after) { trackIds edges { node { trackId } } }
+        } }""",
+        after=after["pageInfo"]["endCursor"],
+        max_page_size=3,
+    )
+    # With a cursor and no size: edges a page after it, trackIds every id after it.
+    assert rest["library"]["liked"]["trackIds"] == liked["trackIds"][4:]
+    assert [e["node"]["trackId"] for e in rest["library"]["liked"]["edges"]] == liked["trackIds"][
+        4:7
+    ]
     tracks = library["playlist"]["tracks"]
     assert (tracks["totalCount"], len(tracks["edges"]), tracks["pageInfo"]["hasNextPage"]) == (
         7,
