@@ -88,6 +88,17 @@ class Settings(BaseSettings):
     def from_env(cls) -> Self:
         return cls()
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _no_empty_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Set but empty would read as "auth on" in one place and "no secret" in another.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError(
+                "LIBRARYCACHE_JWT_SECRET is set but empty: set a secret (32+ characters), "
+                "or unset the variable to turn authentication off"
+            )
+        return value
+
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Self:
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None

@@ -130,3 +130,18 @@ def test_production_turns_graphiql_and_introspection_off_by_default(
     assert not settings.graphiql_enabled
     assert not settings.introspection_enabled
     assert Settings.from_env().cors_origins == []
+
+
+@pytest.mark.parametrize("secret", ["", "   "])
+def test_an_empty_secret_is_refused_at_start_up(
+    uvicorn_runs: list[Settings],
+    env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    secret: str,
+) -> None:
+    """Set but empty is neither "auth on" nor "auth off": the operator is told to choose."""
+    env.setenv("LIBRARYCACHE_JWT_SECRET", secret)
+
+    assert cli.main(["serve"]) == cli.EXIT_CONFIG
+    assert "LIBRARYCACHE_JWT_SECRET is set but empty" in capsys.readouterr().err
+    assert uvicorn_runs == []
