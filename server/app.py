@@ -9,7 +9,6 @@ from functools import partial
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -19,6 +18,7 @@ from resolvers.schema import SchemaOptions
 from server._gc import tune_for_serving
 from server.auth import JwtAuthenticator
 from server.body_limit import BodyLimitMiddleware
+from server.cors import cors_middleware
 from server.embedded import EmbeddedMongo
 from server.graphiql import GRAPHIQL_ASSETS_DIR
 from server.graphql_http import LibraryGraphQL
@@ -79,21 +79,13 @@ def create_app(settings: Settings) -> Starlette:
     if settings.metrics:
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     middleware = [
+        *cors_middleware(settings),  # outermost, so that every answer carries its headers
         Middleware(RequestIdMiddleware),
         Middleware(AccessLogMiddleware),
         Middleware(HttpMetricsMiddleware, metrics=metrics, routes=routes),
         Middleware(InFlightMiddleware, in_flight=in_flight),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
     ]
-    if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-request-id"],
-            )
-        )
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 

@@ -14,6 +14,18 @@ from persistence.models import Limits
 from persistence.store import StoreOptions
 
 MiB = 1024 * 1024
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "x-request-id",
+    # Apollo Client's CSRF-prevention header and its operation-name header
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    # W3C trace context, sent by browser OpenTelemetry instrumentation
+    "traceparent",
+    "tracestate",
+)
 
 
 class Settings(BaseSettings):
@@ -41,6 +53,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=32 * MiB, ge=1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated in the environment: ``https://app.example,https://admin.example``."""
+    cors_allow_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(CORS_ALLOW_HEADERS)
+    )
+    """Request headers a page on an allowed origin may send, comma-separated."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
     metrics: bool = True
@@ -75,7 +91,7 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "cors_allow_headers", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -401,6 +401,81 @@ async def test_cors_allows_the_configured_origins_only(make_settings: MakeSettin
     assert simple.headers["access-control-allow-origin"] == "https://app.example"
 
 
+APP = "https://app.example"
+
+
+@pytest.mark.parametrize(
+    "header", ["apollo-require-preflight", "traceparent", "x-apollo-operation-name"]
+)
+async def test_cors_preflight_allows_common_client_headers_by_default(
+    make_settings: MakeSettings, header: str
+) -> None:
+    async with serving(make_settings(cors_origins=[APP])) as (_, client):
+        preflight = await client.options(
+            "/graphql",
+            headers={
+                "Origin": APP,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": f"content-type, {header}",
+            },
+        )
+
+    assert preflight.status_code == 200
+    assert header in preflight.headers["access-control-allow-headers"].lower()
+
+
+async def test_cors_allowed_headers_are_a_setting(make_settings: MakeSettings) -> None:
+    settings = make_settings(cors_origins=[APP], cors_allow_headers=["content-type", "x-tenant"])
+    async with serving(settings) as (_, client):
+
+        async def preflight(header: str) -> httpx.Response:
+            return await client.options(
+                "/graphql",
+                headers={
+                    "Origin": APP,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": header,
+                },
+            )
+
+        tenant, trace = await preflight("x-tenant"), await preflight("traceparent")
+
+    assert tenant.status_code == 200
+    assert trace.status_code == 400
+
+
+async def test_cors_exposes_the_request_id(make_settings: MakeSettings) -> None:
+    async with serving(make_settings(cors_origins=[APP])) as (_, client):
+        response = await client.post("/graphql", json={"query": TRACK}, headers={"Origin": APP})
+
+    assert response.headers["access-control-allow-origin"] == APP
+    assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
+    assert response.headers["x-request-id"]
+
+
+async def test_cors_headers_are_on_a_413(make_settings: MakeSettings) -> None:
+    settings = make_settings(cors_origins=[APP], max_body_bytes=4096)
+    async with serving(settings) as (_, client):
+        response = await client.post(
+            "/graphql", json={"query": "#" * 10_000 + "\n{ __typename }"}, headers={"Origin": APP}
+        )
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.headers["access-control-allow-origin"] == APP
+
+
+async def test_cors_headers_are_on_a_500(make_settings: MakeSettings) -> None:
+    async with serving(make_settings(cors_origins=[APP])) as (app, client):
+        del app.state.store  # a bug: the GraphQL context cannot be built
+        response = await client.post("/graphql", json={"query": TRACK}, headers={"Origin": APP})
+
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert response.headers["access-control-allow-origin"] == APP
+    assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
+
+
 # ------------------------------------------------------------------ caches
 
 
