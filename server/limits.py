@@ -1,6 +1,7 @@
 """Abuse limits on every GraphQL operation: size, shape and time, built once per schema.
 
-Tokens bound the parse, depth and aliases bound the validated shape (and, in production,
+Characters and tokens bound the parse (comments and string literals are one token or
+none, so only the length bounds the lexer's work on them), depth and aliases bound the validated shape (and, in production,
 introspection is refused there too), and a timeout bounds execution. ``max_page_size`` is
 checked by the resolvers, the body size by ``server.body_limit``, batching by the schema.
 
@@ -35,6 +36,7 @@ from server.settings import Settings
 log = logging.getLogger("librarycache.limits")
 
 TIMEOUT = "TIMEOUT"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -43,9 +45,11 @@ def limit_extensions(settings: Settings) -> tuple[ExtensionFactory, ...]:
     """Per-request extensions for ``SchemaOptions.extensions``, in the order they must run."""
     rules = validation_rules(settings)
     max_tokens = settings.max_tokens
+    max_chars = settings.max_document_chars
     query_seconds = settings.request_timeout_seconds
     mutation_seconds = settings.sync_timeout_seconds
     return (
+        lambda: DocumentSizeLimit(max_chars),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         _ParserCache,
         lambda: AddValidationRules(rules),
@@ -64,6 +68,30 @@ def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
         # ``__typename`` stays allowed; ``__schema`` and ``__type`` are refused.
         rules.append(NoSchemaIntrospectionCustomRule)
     return rules
+
+
+class DocumentSizeLimit(SchemaExtension):
+    """Refuses a document longer than ``max_chars`` before anything reads it.
+
+    The token limit stops the parser at the N-th token, but a comment is no token and a
+    string literal is one: a 30 MiB comment would hold the event loop in the lexer for
+    seconds. Measuring the string is constant time, and it runs before the parser cache
+    would hash the whole document.
+    """
+
+    def __init__(self, max_chars: int) -> None:
+        self._max_chars = max_chars
+
+    def on_parse(self) -> Iterator[None]:
+        size = len(self.execution_context.query or "")
+        if size > self._max_chars:
+            # Raised from a hook, the error reaches the client as it is: it carries its code.
+            raise GraphQLError(
+                f"the document is {size} characters long; the limit is {self._max_chars} "
+                "(LIBRARYCACHE_MAX_DOCUMENT_CHARS): send the data as variables",
+                extensions={"code": PARSE_FAILED},
+            )
+        yield
 
 
 class _ParserCache(ParserCache):

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     max_depth: int = Field(default=12, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=2000, ge=10)
+    max_document_chars: int = Field(default=100_000, ge=100)
+    """Characters per GraphQL document, comments and string literals included."""
     max_page_size: int = Field(default=500, ge=1)
     max_batch: int = Field(default=10, ge=0)
     """Operations per batched (array) request; 0 turns batching off."""

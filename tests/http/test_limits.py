@@ -139,6 +139,33 @@ async def test_a_huge_token_count_is_refused_at_parse(client: httpx.AsyncClient)
     assert "more than 2000 tokens" in messages(response.json())
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        "#" + "x" * (30 * 1024 * 1024) + "\n{ __typename }",
+        '{ track(trackId: "' + "x" * (30 * 1024 * 1024) + '") { title } }',
+    ],
+    ids=["30 MiB comment", "30 MiB string literal"],
+)
+async def test_a_huge_document_is_refused_by_its_length_before_parsing(
+    client: httpx.AsyncClient, document: str
+) -> None:
+    """Comments and string literals are no tokens or one: the length bounds them."""
+
+    async def send() -> httpx.Response:
+        return await client.post(
+            "/graphql",
+            json={"query": document},
+            headers={"Accept": "application/graphql-response+json"},
+        )
+
+    response = await refused_alongside_a_served_request(client, send)
+
+    assert response.status_code == 400
+    assert codes(response.json()) == {"GRAPHQL_PARSE_FAILED"}
+    assert "characters long; the limit is 100000" in messages(response.json())
+
+
 async def test_a_huge_body_is_refused(make_settings: MakeSettings) -> None:
     padding = "#" + "x" * 4096 + "\n"
     async with serving(make_settings(max_body_bytes=1024)) as (_, client):
