@@ -1,8 +1,9 @@
 """Abuse limits on every GraphQL operation: size, shape and time, built once per schema.
 
 Characters and tokens bound the parse (comments and string literals are one token or
-none, so only the length bounds the lexer's work on them), depth and aliases bound the validated shape (and, in production,
-introspection is refused there too), and a timeout bounds execution. ``max_page_size`` is
+none, so only the length bounds the lexer's work on them), depth and aliases bound the
+validated shape (and, in production, introspection is refused there too), and a timeout
+bounds execution. ``max_page_size`` is
 checked by the resolvers, the body size by ``server.body_limit``, batching by the schema.
 
 The validation rules are classes created here, once per app. Strawberry's
