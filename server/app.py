@@ -84,7 +84,11 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(AccessLogMiddleware),
         Middleware(HttpMetricsMiddleware, metrics=metrics, routes=routes),
         Middleware(InFlightMiddleware, in_flight=in_flight),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(
+            BodyLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            read_seconds=settings.body_timeout_seconds,
+        ),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 

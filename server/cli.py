@@ -151,6 +151,10 @@ def _run_uvicorn(settings: Settings) -> None:
             access_log=False,  # server.logging.AccessLogMiddleware writes one with the duration
             proxy_headers=True,
             server_header=False,
+            # HTTP limits: see server.http_protocol for those uvicorn lacks.
+            http="server.http_protocol:LimitedHttpToolsProtocol",
+            limit_concurrency=settings.max_connections,
+            timeout_keep_alive=settings.keep_alive_seconds,
             timeout_graceful_shutdown=math.ceil(settings.sync_timeout_seconds)
             + _SHUTDOWN_MARGIN_SECONDS,
         )

@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     env: Literal["development", "production"] = "development"
     max_body_bytes: int = Field(default=32 * MiB, ge=1024)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    """Time to send the whole request body, from the end of its headers."""
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    """Request line and headers together."""
+    max_headers: int = Field(default=100, ge=10)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Time to send a request's headers, from its first byte or the connection's opening."""
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    """An idle keep-alive connection is closed after this long."""
+    max_connections: int = Field(default=1000, ge=2)
+    """Open connections per worker, the asking one included; beyond, requests get 503 at once."""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated in the environment: ``https://app.example,https://admin.example``."""
     cors_allow_headers: Annotated[list[str], NoDecode] = Field(
