@@ -8,7 +8,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -23,6 +26,7 @@ from server.embedded import EmbeddedMongo
 from server.graphiql import GRAPHIQL_ASSETS_DIR
 from server.graphql_http import LibraryGraphQL
 from server.health import healthz, readyz
+from server.http_errors import http_exception_handler
 from server.limits import limit_extensions
 from server.logging import AccessLogMiddleware
 from server.metrics import GraphQLMetrics, HttpMetricsMiddleware, MeteredStore, Metrics
@@ -70,7 +74,9 @@ def create_app(settings: Settings) -> Starlette:
     authenticate = JwtAuthenticator.from_settings(settings)
     graphql = LibraryGraphQL(schema, settings, authenticate=authenticate)
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/", _to_graphql),  # a newcomer's first URL: the IDE, or the endpoint
+        # Every method reaches the endpoint, which answers the others with a JSON 405.
+        Route("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
@@ -90,7 +96,12 @@ def create_app(settings: Settings) -> Starlette:
             read_seconds=settings.body_timeout_seconds,
         ),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception_handler},
+    )
 
 
 def create_app_from_env() -> Starlette:
@@ -98,6 +109,10 @@ def create_app_from_env() -> Starlette:
     app = create_app(Settings.from_env())
     tune_for_serving()
     return app
+
+
+async def _to_graphql(request: Request) -> Response:
+    return RedirectResponse("/graphql", status_code=307)
 
 
 def _log_auth(settings: Settings) -> None:

@@ -79,8 +79,9 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
 
     def _caller(self, request: Request) -> Caller:
         """Runs before the body is read: a refused request costs no parsing at all."""
-        if self.graphql_ide and self.should_render_graphql_ide(self.request_adapter_class(request)):
+        if self.should_render_graphql_ide(self.request_adapter_class(request)):
             # The IDE page is static; the operations it then sends carry their own token.
+            # With no IDE (production), Strawberry answers the browser 404, token or not.
             return Caller()
         return self._authenticate(request)
 

@@ -355,6 +355,19 @@ async def test_production_serves_no_graphiql(production: httpx.AsyncClient) -> N
     assert assets.status_code == 404
 
 
+async def test_production_with_auth_gives_a_browser_the_json_404(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings(env="production", jwt_secret="s" * 40)
+    async with serving(settings) as (_, client):
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+        operation = await client.get("/graphql", params={"query": "{ __typename }"})
+
+    assert page.status_code == 404
+    assert codes(page.json()) == {"NOT_FOUND"}
+    assert operation.status_code == 401  # anything that would run still needs a token
+
+
 MISSPELLED = {
     "field": '{ trak(trackId: "track:0") { title } }',
     "argument": '{ track(trakId: "track:0") { title } }',
