@@ -144,8 +144,15 @@ class ExecutionTimeout(SchemaExtension):
             )
             # An error raised from a hook becomes the result's only error as it is, past
             # ``ErrorCodes``: so it carries its own code.
+            advice = (
+                # A sync cannot be made smaller, but cancelled before its commit it left the
+                # previous snapshot in place and freed its lease.
+                "nothing it wrote is visible unless lastSync shows its version; retry it"
+                if mutation
+                else "ask for less (a smaller `first`), or retry later"
+            )
             raise GraphQLError(
                 f"the operation ran past its time limit of {seconds:g}s and was cancelled; "
-                "ask for less (a smaller `first`), or retry later",
+                + advice,
                 extensions={"code": TIMEOUT, "requestId": request_id},
             ) from None

@@ -249,6 +249,7 @@ async def test_a_slow_query_is_cancelled_with_timeout(
     assert body["data"] is None
     assert codes(body) == {"TIMEOUT"}
     assert "time limit of 0.3s" in messages(body)
+    assert "a smaller `first`" in messages(body)
     assert cancelled.is_set()
     assert after.json() == {"data": {"liked": {"totalCount": 3}}}
 
@@ -313,6 +314,8 @@ async def test_a_sync_cancelled_mid_write_leaves_the_last_snapshot_and_frees_the
 
     assert stalled.is_set()
     assert codes(timed_out.json()) == {"TIMEOUT"}
+    assert "lastSync" in messages(timed_out.json())
+    assert "first" not in messages(timed_out.json())  # a sync has no page to make smaller
     assert during.json() == {"data": {"liked": {"totalCount": 3}}}
     # Not CONFLICT: the cancelled sync released its lease on the way out.
     assert retried.json()["data"]["sync"]["likesRemoved"] == 2
@@ -387,7 +390,11 @@ async def test_production_suggests_no_names(
     response = await graphql(production, MISSPELLED[mistake])
 
     assert "Did you mean" in messages(development.json())
-    assert codes(response.json()) == {"GRAPHQL_VALIDATION_FAILED"}
+    # A bad input value is the caller's input, inline as in a variable.
+    bad_input = mistake == "input field"
+    assert codes(response.json()) == {
+        "BAD_USER_INPUT" if bad_input else "GRAPHQL_VALIDATION_FAILED"
+    }
     assert "Did you mean" not in messages(response.json())
 
 
