@@ -122,22 +122,32 @@ def _serve(args: argparse.Namespace) -> int:
         _run_uvicorn(settings, log_format)
         return EXIT_OK
     # One embedded store for all workers: started here, handed to them as MONGODB_URI.
+    # uvicorn re-raises SIGTERM once it has shut down; with the default handler that would
+    # end this process before it stops the store it started. Installed before the store
+    # starts: a SIGTERM during its start unwinds through start(), which stops it.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     embedded = EmbeddedMongo(settings.data_dir)
     try:
-        uri = asyncio.run(embedded.start())
-    except EmbeddedMongoError as error:
-        _complain(f"librarycache: the embedded store did not start: {error}")
-        return EXIT_STORE
-    log.info("embedded store at %s, data in %s", uri, settings.data_dir.resolve())
-    os.environ["MONGODB_URI"] = uri
-    # uvicorn re-raises SIGTERM once it has shut down; with the default handler that
-    # would end this process before it stops the store it started.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
+        try:
+            uri = asyncio.run(embedded.start())
+        except EmbeddedMongoError as error:
+            _complain(f"librarycache: the embedded store did not start: {error}")
+            return EXIT_STORE
+        log.info("embedded store at %s, data in %s", uri, settings.data_dir.resolve())
+        os.environ["MONGODB_URI"] = uri
         _run_uvicorn(settings, log_format)
     finally:
-        asyncio.run(embedded.stop())
+        _stop_store(embedded)
     return EXIT_OK
+
+
+def _stop_store(embedded: EmbeddedMongo) -> None:
+    """Stop the store whatever signals follow: a second SIGTERM or Ctrl-C arriving here
+    would otherwise end this process before the store got its own SIGTERM, leaving it
+    running (and holding its data dir) until the next start reclaims it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    asyncio.run(embedded.stop())
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import logging
 import os
 import shutil
 import signal
@@ -23,10 +24,17 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-_STOP_GRACE_SECONDS = 10.0
+_STOP_GRACE_SECONDS = 60.0
+"""nx-27017 exits on SIGTERM only once the commands it is running are done: it runs them in
+asyncio's default executor, which its exit waits for. A cancelled sync's last write can run
+for seconds on a loaded machine; killing it then is what would leave SQLite unclean."""
+_SLOW_STOP_SECONDS = 5.0
 _POLL_SECONDS = 0.05
 _LOG_TAIL_CHARS = 2000
 _PORT_ATTEMPTS = 3
+
+
+log = logging.getLogger("librarycache.embedded")
 
 
 class EmbeddedMongoError(RuntimeError):
@@ -112,11 +120,20 @@ class EmbeddedMongo:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                async with asyncio.timeout(_STOP_GRACE_SECONDS):
+                async with asyncio.timeout(_SLOW_STOP_SECONDS):
                     await _wait_exit(proc)
             except TimeoutError:
-                proc.kill()
-                await _wait_exit(proc)
+                log.info("waiting for the embedded store to finish its running commands")
+                try:
+                    async with asyncio.timeout(_STOP_GRACE_SECONDS - _SLOW_STOP_SECONDS):
+                        await _wait_exit(proc)
+                except TimeoutError:
+                    log.warning(
+                        "the embedded store did not stop within %gs of SIGTERM: killed",
+                        _STOP_GRACE_SECONDS,
+                    )
+                    proc.kill()
+                    await _wait_exit(proc)
         # nx-27017 removes its pid file on SIGTERM; after a SIGKILL it would be left behind.
         if _read_pid(self.pid_path) == proc.pid:
             self.pid_path.unlink(missing_ok=True)
