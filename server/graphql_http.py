@@ -87,7 +87,10 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(
-            graphiql_html("/graphiql-assets"), headers={"Content-Security-Policy": GRAPHIQL_CSP}
+            graphiql_html(
+                "/graphiql-assets", bearer_required=self._settings.jwt_secret is not None
+            ),
+            headers={"Content-Security-Policy": GRAPHIQL_CSP},
         )
 
     async def parse_http_body(
