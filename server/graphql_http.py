@@ -23,13 +23,14 @@ from resolvers import RequestContext
 from resolvers.access import OPEN, Caller, Unauthenticated
 from server._json import dumps
 from server.auth import refusal
+from server.cost import COST_LIMIT_EXCEEDED, Budget, request_budget
 from server.graphiql import GRAPHIQL_CSP, graphiql_html
 from server.http_errors import error_response
 from server.negotiation import GRAPHQL_RESPONSE, response_media_type
 from server.settings import Settings
 
 _REQUEST_ERROR_CODES = frozenset(
-    {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
+    {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", COST_LIMIT_EXCEEDED}
 )
 Authenticate = Callable[[Request], Caller]
 
@@ -109,6 +110,14 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
             # Strawberry would call .get() on it: a 500.
             raise HTTPException(400, "the body must be a JSON object, or an array of them")
         return parsed
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        # One budget for the request: the operations of a batch share it (server.cost).
+        token = request_budget.set(Budget(self._settings.max_cost))
+        try:
+            return await super().execute_operation(*args, **kwargs)
+        finally:
+            request_budget.reset(token)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:

@@ -32,6 +32,7 @@ from strawberry.extensions import (
 )
 from strawberry.types.graphql import OperationType
 
+from server.cost import CostLimit, stored_counts
 from server.settings import Settings
 
 log = logging.getLogger("librarycache.limits")
@@ -47,6 +48,7 @@ def limit_extensions(settings: Settings) -> tuple[ExtensionFactory, ...]:
     rules = validation_rules(settings)
     max_tokens = settings.max_tokens
     max_chars = settings.max_document_chars
+    max_cost = settings.max_cost
     query_seconds = settings.request_timeout_seconds
     mutation_seconds = settings.sync_timeout_seconds
     return (
@@ -55,6 +57,7 @@ def limit_extensions(settings: Settings) -> tuple[ExtensionFactory, ...]:
         _ParserCache,
         lambda: AddValidationRules(rules),
         ValidationCache,
+        lambda: CostLimit(max_cost, stored_counts),
         lambda: ExecutionTimeout(query_seconds=query_seconds, mutation_seconds=mutation_seconds),
     )
 

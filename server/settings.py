@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     """Characters per GraphQL document, comments and string literals included."""
     max_page_size: int = Field(default=500, ge=1)
     """The largest ``first``."""
+    max_cost: int = Field(default=20_000, ge=100)
+    """What one request's operations may build, counted before they run (see README)."""
     max_batch: int = Field(default=10, ge=0)
     """Operations per batched (array) request; 0 turns batching off."""
     request_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -12,6 +12,7 @@ from resolvers import errors
 from resolvers.access import Forbidden, Unauthenticated
 from server import limits
 from server.app import create_app
+from server.cost import COST_LIMIT_EXCEEDED
 from server.http_errors import _CODE_BY_STATUS
 from server.settings import Settings
 
@@ -74,6 +75,7 @@ def test_the_error_table_lists_every_code_the_server_gives() -> None:
         errors.BAD_USER_INPUT,
         errors.INTERNAL,
         limits.TIMEOUT,
+        COST_LIMIT_EXCEEDED,
     }
     table = README.split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE))
