@@ -3,8 +3,9 @@
 #   docker build -t librarycache .
 #   docker run -e LIBRARYCACHE_JWT_SECRET=... -e MONGODB_URI=mongodb://... -p 8000:8000 librarycache
 #
-# compose.yaml runs it with MongoDB. Without MONGODB_URI the embedded store keeps its data
-# under /var/lib/librarycache (mount a volume there), for trying the image out only.
+# compose.yaml runs it with MongoDB. The image is for production (LIBRARYCACHE_ENV=production):
+# it refuses to start without MONGODB_URI, and it does not carry the embedded store (the
+# `embedded` extra, a development and single-machine feature).
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -15,6 +16,7 @@ COPY pyproject.toml README.md ./
 COPY persistence ./persistence
 COPY resolvers ./resolvers
 COPY server ./server
+# `.` without extras: no embedded store in the production image.
 RUN /opt/venv/bin/pip install . \
     && /opt/venv/bin/librarycache export-schema - > /dev/null
 
@@ -27,8 +29,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     LIBRARYCACHE_ENV=production \
-    LIBRARYCACHE_LOG_FORMAT=json \
-    LIBRARYCACHE_DATA_DIR=/var/lib/librarycache/data
+    LIBRARYCACHE_LOG_FORMAT=json
 WORKDIR /var/lib/librarycache
 # A numeric user, so that a runtime can check it is not root without reading /etc/passwd.
 USER 10001:10001

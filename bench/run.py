@@ -30,8 +30,10 @@ from bench.library import L, Shape, change_one_percent, make_input, seed_documen
 from bench.load import LoadResult, run_load, sequential_latency
 from bench.procs import Served, reset_peak_rss, rss_mib, serve
 from bench.queries import INGEST, LIKED_IDS, LIKED_PAGE, PLAYLISTS, SYNC
+from persistence import detect_dialect
+from persistence._dialect import READ_BATCH
 from persistence.client import close, connect
-from persistence.store import _READ_BATCH, LibraryStore
+from persistence.store import LibraryStore
 from server.embedded import EmbeddedMongo
 
 MiB = 1024 * 1024
@@ -168,7 +170,9 @@ def _run_async(make: Callable[[], Any]) -> Any:
 def ensure_indexes(uri: str, db: str) -> None:
     async def go() -> None:
         client = connect(uri, "pymongo")
-        await LibraryStore(client[db]).ensure_indexes()
+        database = client[db]
+        dialect = await detect_dialect(database)
+        await LibraryStore(database, dialect=dialect).ensure_indexes()
         await close(client)
 
     asyncio.run(go())
@@ -281,7 +285,7 @@ def _ingest_and_reads(
     assert len(data["liked"]["trackIds"]) == L.likes
     # The same query as the store's, with its batch size: without it the bare find
     # costs more (see the second figure), which would flatter the ratio.
-    bare_find, count = baseline.liked_ids_cpu(main_db, user, repeat, _READ_BATCH)
+    bare_find, count = baseline.liked_ids_cpu(main_db, user, repeat, READ_BATCH)
     assert count == L.likes
     bare_default, _ = baseline.liked_ids_cpu(main_db, user, repeat)
     ratio = cpu / bare_find

@@ -12,7 +12,17 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from persistence.models import Like, Play, Playlist, PlaylistEntry, Track
+from persistence.models import (
+    Like,
+    Play,
+    Playlist,
+    PlaylistEntry,
+    PlaylistHeader,
+    PositionedEntry,
+    SyncKind,
+    SyncReport,
+    Track,
+)
 
 LIVE: Final = 2**62
 # Control characters are refused in ids, so this separator cannot occur inside one.
@@ -143,6 +153,37 @@ def playlist_from_doc(doc: Mapping[str, Any]) -> Playlist:
     )
 
 
+PLAYLIST_HEADER_FIELDS: Final = (
+    "playlistId",
+    "index",
+    "name",
+    "description",
+    "snapshotId",
+    "entryCount",
+)
+"""What a playlist read projects when it needs no entries."""
+
+
+def playlist_header_from_doc(doc: Mapping[str, Any]) -> PlaylistHeader:
+    return PlaylistHeader(
+        playlist_id=doc["playlistId"],
+        name=doc["name"],
+        description=doc.get("description"),
+        snapshot_id=doc.get("snapshotId"),
+        entry_count=doc["entryCount"],
+    )
+
+
+def positioned_entries(start: int, entries: Sequence[Mapping[str, Any]]) -> list[PositionedEntry]:
+    """Stored entries whose first is at ``start`` in its playlist."""
+    return [
+        PositionedEntry(
+            position=start + i, track_id=e["trackId"], added_at=_maybe_utc(e.get("addedAt"))
+        )
+        for i, e in enumerate(entries)
+    ]
+
+
 def utc(value: datetime) -> datetime:
     """Datetimes come back naive from clients not built with ``tz_aware``; they are UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
@@ -161,3 +202,16 @@ def normalized(value: Any) -> Any:
 
 def _maybe_utc(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
+
+
+def report_to_doc(report: SyncReport) -> dict[str, Any]:
+    doc = dict(report.__dict__)
+    doc["kind"] = report.kind.value
+    return doc
+
+
+def report_from_doc(doc: Mapping[str, Any]) -> SyncReport:
+    values = dict(doc)
+    values["kind"] = SyncKind(values["kind"])
+    values["synced_at"] = utc(values["synced_at"])
+    return SyncReport(**values)

@@ -7,19 +7,30 @@ The store only uses what both share, so switching is the ``driver`` argument.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any, Literal
+
+from pymongo import monitoring
 
 Driver = Literal["motor", "pymongo"]
 Client = Any  # AsyncIOMotorClient | AsyncMongoClient; Motor ships no type information
 
 
-def connect(uri: str, driver: Driver = "motor", *, timeout_ms: int = 5000) -> Client:
-    """Build a client; it connects lazily, on first use."""
+def connect(
+    uri: str,
+    driver: Driver = "pymongo",
+    *,
+    timeout_ms: int = 5000,
+    listeners: Sequence[monitoring.CommandListener] = (),
+) -> Client:
+    """Build a client; it connects lazily, on first use. ``listeners``: PyMongo command
+    monitoring (both drivers honour it)."""
     options: dict[str, Any] = {
         "tz_aware": True,
         "serverSelectionTimeoutMS": timeout_ms,
         "connectTimeoutMS": timeout_ms,
         "appname": "librarycache",
+        "event_listeners": list(listeners),
     }
     if driver == "motor":
         from motor.motor_asyncio import AsyncIOMotorClient

@@ -64,5 +64,23 @@ class SyncConflict(LibraryCacheError):
         super().__init__(f'userId "{user_id}": {reason}; nothing was changed, retry later')
 
 
+class SnapshotExpired(SyncConflict):
+    """A view's snapshot was garbage-collected while it was read: read again."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(user_id, "the library changed while it was being read")
+
+
 class StoreUnavailable(LibraryCacheError):
-    """The store could not be reached; the detail is logged, never shown to clients."""
+    """The store failed transiently, and still did after bounded retries; the detail is
+    logged, never shown to clients. Retrying later is safe: a sync that did not commit
+    changed nothing readers see."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, during: str = "the request") -> None:
+        self.during = during
+        super().__init__(
+            "the library store is unavailable at the moment; nothing was changed, "
+            "retry in a few seconds"
+        )

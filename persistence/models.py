@@ -287,7 +287,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of a list; ``end_cursor`` resumes after its last item."""
+    """One page of a list, its items always in list order whichever way it was read.
+
+    ``end_cursor`` resumes after its last item, ``start_cursor`` before its first; either
+    is valid as ``after`` and as ``before``.
+    """
 
     items: list[T]
     total: int
@@ -295,3 +299,25 @@ class Page(Generic[T]):
     end_cursor: str | None = None
     cursors: Sequence[str] = field(default_factory=list)
     """One per item; the store encodes each only when it is read."""
+    has_previous: bool = False
+    start_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class PlaylistHeader:
+    """A playlist without its entries; ``entry_count`` says how many it holds."""
+
+    playlist_id: str
+    name: str
+    description: str | None
+    snapshot_id: str | None
+    entry_count: int
+
+
+@dataclass(frozen=True)
+class PositionedEntry:
+    """One playlist entry and its index in the playlist (from 0)."""
+
+    position: int
+    track_id: str
+    added_at: datetime | None

@@ -1,7 +1,8 @@
 """The one boundary where errors become client errors with ``extensions.code``.
 
-Domain errors keep their message and code. GraphQL's own failures are coded by
-the phase that produced them. Anything else is a bug or an outage: clients get
+Domain errors keep their message and code (a store outage that retries did not cure is
+``StoreUnavailable``: ``SERVICE_UNAVAILABLE``, retryable). GraphQL's own failures are coded
+by the phase that produced them. Anything else is a bug: clients get
 ``INTERNAL_SERVER_ERROR`` with the request id, the log gets the detail.
 """
 
@@ -24,7 +25,8 @@ from graphql.language import SKIP, VisitorAction
 from graphql.utilities.validate_input_value import validate_input_literal
 from strawberry.extensions import SchemaExtension
 
-from persistence.errors import InvalidInput, LibraryCacheError
+from persistence import is_transient
+from persistence.errors import InvalidInput, LibraryCacheError, StoreUnavailable
 
 log = logging.getLogger("librarycache.errors")
 
@@ -32,6 +34,7 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 INTERNAL = "INTERNAL_SERVER_ERROR"
+SERVICE_UNAVAILABLE = StoreUnavailable.code
 # "Variable '$input' has invalid value at .likes[0].addedAt: ..." -> likes[0].addedAt
 _COERCION_PATH = re.compile(r"Variable '\$\w+' has invalid value at \.?(?P<field>[^:\s]+):")
 
@@ -70,6 +73,21 @@ class ErrorCodes(SchemaExtension):
                 _with(error, str(p), {"code": original.code, "field": p.field})
                 for p in original.problems
             ]
+        if isinstance(original, StoreUnavailable) or (
+            original is not None
+            and not isinstance(original, LibraryCacheError)
+            and is_transient(original)
+        ):
+            # An outage retries did not cure (or one that reached here untranslated): a
+            # retryable answer with the request id; the driver's detail stays in the log.
+            log.warning(
+                "store unavailable while resolving %s",
+                ".".join(map(str, error.path or ())) or "the operation",
+                exc_info=original,
+                extra={"requestId": request_id},
+            )
+            coded: dict[str, object] = {"code": SERVICE_UNAVAILABLE, "requestId": request_id}
+            return [_with(error, str(StoreUnavailable()), coded)]
         if isinstance(original, LibraryCacheError) and original.code != INTERNAL:
             return [_with(error, str(original), {"code": original.code})]
         if error.extensions and "code" in error.extensions:

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 import strawberry
 
 from persistence import LibrarySnapshot
+from persistence import models as domain
+from resolvers.context import Info
 from resolvers.inputs import LibraryInput
-from resolvers.types import Info, SyncReport
+from resolvers.reports import SyncReport
 
 # The value as graphql-core coerced it (see ``resolvers.inputs``): pydantic validates it.
 Library = Annotated[Mapping[str, Any], strawberry.argument(graphql_type=LibraryInput)]
@@ -20,19 +22,24 @@ def _snapshot(info: Info, library: Mapping[str, Any]) -> LibrarySnapshot:
     return LibrarySnapshot.parse(library, info.context.limits)
 
 
+def _payload(info: Info, report: domain.SyncReport) -> SyncReport:
+    # The payload's ``library`` must show what was just committed, not a view this
+    # request resolved before (an earlier mutation of the same document, say).
+    info.context.forget(report.user_id)
+    return SyncReport.from_domain(report)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
         name="ingest",
         description="First load of a user's library; refused with ALREADY_INGESTED after that.",
     )
-    async def ingest(self, info: Info, input: Library) -> SyncReport:
-        report = await info.context.store.ingest(_snapshot(info, input))
-        return SyncReport.from_domain(report)
+    async def ingest(self, info: Info, input: Library) -> SyncReport | None:
+        return _payload(info, await info.context.store.ingest(_snapshot(info, input)))
 
     @strawberry.mutation(
         description="Replace a user's likes, plays and playlists atomically; creates if new."
     )
-    async def sync(self, info: Info, input: Library) -> SyncReport:
-        report = await info.context.store.sync(_snapshot(info, input))
-        return SyncReport.from_domain(report)
+    async def sync(self, info: Info, input: Library) -> SyncReport | None:
+        return _payload(info, await info.context.store.sync(_snapshot(info, input)))

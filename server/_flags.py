@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
@@ -34,7 +34,7 @@ class Flag:
 
     @property
     def dest(self) -> str:
-        return f"setting_{self.setting}"
+        return self.setting
 
 
 def flags() -> Iterator[Flag]:
@@ -63,7 +63,15 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
                 help=help_text,
             )
         else:
-            group.add_argument(flag.option, dest=flag.dest, metavar=_metavar(field), help=help_text)
+            number: Callable[[str], object] = str
+            if field.annotation is int:
+                number = int
+            elif field.annotation is float:
+                number = float
+            # Numbers parsed here too, so that a caller of the parser gets numbers.
+            group.add_argument(
+                flag.option, dest=flag.dest, metavar=_metavar(field), help=help_text, type=number
+            )
 
 
 def export_given_flags(args: argparse.Namespace) -> None:

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from persistence import LibraryStore, detect_dialect
 from persistence.client import close, connect
 from resolvers import build_schema
 from resolvers.schema import SchemaOptions
@@ -29,7 +30,7 @@ from server.health import healthz, readyz
 from server.http_errors import http_exception_handler
 from server.limits import limit_extensions
 from server.logging import AccessLogMiddleware
-from server.metrics import GraphQLMetrics, HttpMetricsMiddleware, MeteredStore, Metrics
+from server.metrics import GraphQLMetrics, HttpMetricsMiddleware, Metrics, SyncMetrics
 from server.request_id import RequestIdMiddleware
 from server.settings import Settings
 from server.shutdown import InFlight, InFlightMiddleware
@@ -58,7 +59,14 @@ def create_app(settings: Settings) -> Starlette:
             client = connect(uri, settings.driver, timeout_ms=settings.store_timeout_ms)
             stack.push_async_callback(close, client)
             stack.push_async_callback(in_flight.settled, _SETTLE_SECONDS)  # before close
-            store = MeteredStore(client[settings.db], settings.store_options, metrics=metrics)
+            db = client[settings.db]
+            store = LibraryStore(
+                db,
+                settings.store_options,
+                # Chosen once: nothing downstream asks which server it got.
+                dialect=await detect_dialect(db),
+                observer=SyncMetrics(metrics),
+            )
             await store.ensure_indexes()
             app.state.store = store
             _log_auth(settings)

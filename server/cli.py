@@ -96,7 +96,13 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
     except ValidationError as error:
-        _complain(f"librarycache: invalid configuration:\n{error}")
+        # Each problem without the input: pydantic would echo the settings, secrets too.
+        problems = "\n".join(
+            f"  {'.'.join(map(str, e['loc'])) or 'settings'}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in error.errors(include_url=False, include_input=False)
+        )
+        _complain(f"librarycache: invalid configuration:\n{problems}")
         return EXIT_CONFIG
     log_format = _log_format(settings)
     configure_logging(settings.log_level, log_format)

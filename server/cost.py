@@ -44,7 +44,6 @@ from graphql.type.definition import GraphQLNonNull
 from strawberry.extensions import SchemaExtension
 
 from resolvers.access import Forbidden
-from resolvers.errors import INTERNAL
 
 log = logging.getLogger("librarycache.cost")
 
@@ -72,7 +71,8 @@ class Items:
     weight: float = 1.0
     """Cost of each item itself: ids come back as they are (the list fast path)."""
     whole_list: bool = False
-    """Of the whole list when the page has no ``first``/``last``, whatever its size."""
+    """Of the whole list when the page has no ``first``/``last``, whatever the page's size
+    (``trackIds``: ids are cheap)."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,23 @@ class List:
 
 Rule = Page | Items | List
 
-IDS = Items(weight=0.1)
+IDS = Items(weight=0.1, whole_list=True)
 RULES: Mapping[tuple[str, str], Rule] = {
+    # Relay connections: a page of the largest size without `first`/`last`.
+    ("Library", "liked"): Page("likes", unpaged="page"),
+    ("Library", "plays"): Page("plays", unpaged="page"),
+    ("Library", "playlists"): Page("playlists", unpaged="page"),
+    ("Playlist", "tracks"): Page(None, unpaged="page"),
+    ("LikedTracks", "edges"): Items(),
+    ("LikedTracks", "nodes"): Items(),
+    ("PlayHistory", "edges"): Items(),
+    ("PlayHistory", "nodes"): Items(),
+    ("PlaylistConnection", "edges"): Items(),
+    ("PlaylistConnection", "nodes"): Items(),
+    ("PlaylistTrackConnection", "edges"): Items(),
+    ("PlaylistTrackConnection", "nodes"): Items(),
+    ("Query", "nodes"): List(argument="ids"),
+    # The deprecated root fields: the whole list without `first`.
     ("Query", "liked"): Page("likes"),
     ("Query", "plays"): Page("plays"),
     ("Query", "playlists"): List("playlists"),
@@ -131,7 +146,8 @@ class _Walk:
         user: str | None,
         page: tuple[int, int] | None,
     ) -> float:
-        """The cost of a selection set; ``page`` is (this page's size, the whole list's)."""
+        """The cost of a selection set; ``page`` is (the page's size, and that of its
+        ``whole_list`` items: the whole list's when no ``first``/``last`` was asked)."""
         if selection_set is None:
             return 0.0
         total = 0.0
@@ -185,7 +201,8 @@ class _Walk:
                 size = whole
             else:
                 size = min(whole, self.max_page_size)
-            return 1.0 + await self.selections(node.selection_set, inner, user, (size, whole))
+            listed = whole if asked is None else size
+            return 1.0 + await self.selections(node.selection_set, inner, user, (size, listed))
         if isinstance(rule, Items):
             size = 0 if page is None else (page[1] if rule.whole_list else page[0])
             each = rule.weight + own + await self.selections(node.selection_set, inner, user, None)
@@ -207,7 +224,14 @@ class _Walk:
         if count is None or user is None:
             return self.max_page_size
         if user not in self._counts:
-            self._counts[user] = await self.counts_of(user)
+            try:
+                self._counts[user] = await self.counts_of(user)
+            except Exception:
+                # The store cannot say (it is down): price the lists as pages, and let the
+                # resolvers meet the outage, which they report with its own code.
+                log.warning("stored counts unavailable for the cost of an operation")
+                unknown = self.max_page_size
+                self._counts[user] = {"likes": unknown, "plays": unknown, "playlists": unknown}
         return self._counts[user].get(count, 0)
 
 
@@ -255,7 +279,10 @@ async def stored_counts(context: Any, user: str) -> Mapping[str, int]:
         context.caller.ensure_may_read(user)
     except Forbidden:
         return {}
-    report = await context.store.last_sync(user)
+    # The request's own view of the library: the one its resolvers read next, so the
+    # lookup costs no extra query, and an outage is met (and waited for) only once.
+    view = await context.library_view(user)
+    report = await view.last_sync()
     if report is None:
         return {}
     return {
@@ -299,28 +326,15 @@ class CostLimit(SchemaExtension):
         }
         caller = getattr(request, "caller", None)
         request_id = getattr(request, "request_id", "-")
-        try:
-            cost = await operation_cost(
-                self.execution_context.schema._schema,
-                operation,
-                fragments,
-                context.variables or {},
-                max_page_size=getattr(request, "max_page_size", 500),
-                counts_of=lambda user: self._counts_of(request, user),
-                viewer=getattr(caller, "subject", None),
-            )
-        except Exception as error:
-            # The stored counts could not be read (the store is down): an outage, coded
-            # here since an error raised from a hook reaches the client as it is.
-            log.error(
-                "could not compute an operation's cost",
-                exc_info=error,
-                extra={"requestId": request_id},
-            )
-            raise GraphQLError(
-                f"Internal server error (request id {request_id})",
-                extensions={"code": INTERNAL, "requestId": request_id},
-            ) from None
+        cost = await operation_cost(
+            self.execution_context.schema._schema,
+            operation,
+            fragments,
+            context.variables or {},
+            max_page_size=getattr(request, "max_page_size", 500),
+            counts_of=lambda user: self._counts_of(request, user),
+            viewer=getattr(caller, "subject", None),
+        )
         shared = request_budget.get()
         budget = shared if shared is not None else Budget(self._budget)
         if cost > budget.remaining:

@@ -280,7 +280,11 @@ def _server_command() -> list[str]:
         return [sys.executable, "-m", "nx_27017.nx_27017"]
     found = shutil.which("nx-27017")
     if found is None:
-        raise EmbeddedMongoError("nx-27017 is not installed: pip install nx-27017")
+        raise EmbeddedMongoError(
+            "the embedded store is not installed: install the `embedded` extra "
+            "(pip install 'librarycache[embedded]', as scripts/install does), "
+            "or set MONGODB_URI to a MongoDB deployment"
+        )
     return [found]
 
 

@@ -18,7 +18,7 @@ from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
-from persistence import LibraryStore
+from persistence import LibraryStore, StoreUnavailable
 from resolvers import RequestContext
 from resolvers.access import OPEN, Caller, Unauthenticated
 from server._json import dumps
@@ -32,6 +32,7 @@ from server.settings import Settings
 _REQUEST_ERROR_CODES = frozenset(
     {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", COST_LIMIT_EXCEEDED}
 )
+_SERVICE_UNAVAILABLE = StoreUnavailable.code
 Authenticate = Callable[[Request], Caller]
 
 
@@ -147,9 +148,15 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
             e.path is None and (e.extensions or {}).get("code") in _REQUEST_ERROR_CODES
             for e in result.errors or ()
         )
-        if request_error and GRAPHQL_RESPONSE in sub_response.headers["content-type"]:
+        graphql_response = GRAPHQL_RESPONSE in sub_response.headers["content-type"]
+        if request_error and graphql_response:
             sub_response.status_code = 400
             response.pop("data", None)
+        elif graphql_response and _unavailable(result):
+            # The store is down and nothing was answered: a 503 that clients and load
+            # balancers retry (application/json keeps 200, as that format requires).
+            sub_response.status_code = 503
+            sub_response.headers["retry-after"] = "1"
         return response
 
     def create_response(
@@ -174,6 +181,14 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
         # time. Its errors subclass json.JSONDecodeError, so a bad body is still a 400;
         # it is stricter only where JSON is (NaN, Infinity, integers over 64 bits).
         return orjson.loads(data)
+
+
+def _unavailable(result: ExecutionResult) -> bool:
+    """Whether the store's outage left the operation without any data."""
+    errors = result.errors or ()
+    unavailable = any((e.extensions or {}).get("code") == _SERVICE_UNAVAILABLE for e in errors)
+    data = result.data
+    return unavailable and (data is None or all(v is None for v in data.values()))
 
 
 _BATCH_ITEM_TYPES = {"query": str, "operationName": str, "variables": dict, "extensions": dict}

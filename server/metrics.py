@@ -6,8 +6,8 @@ process, as tests do, counts nothing twice. Three sources feed it:
 * :class:`HttpMetricsMiddleware`: requests, latency and requests in flight per route;
 * :class:`GraphQLMetrics`, a schema extension: operations and their latency per operation
   type and name, and store failures behind the errors they caused;
-* :class:`MeteredStore`: the ``SyncReport`` of every ingest and sync (duration, documents
-  written) and how each ended.
+* :class:`SyncMetrics`, the store's injected observer: the ``SyncReport`` of every ingest
+  and sync (duration, documents written) and how each ended.
 
 With several uvicorn workers each worker is its own process, so counts are only whole when
 added up across them: ``librarycache serve --workers N`` points ``PROMETHEUS_MULTIPROC_DIR``
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -44,9 +44,8 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-from persistence import LibrarySnapshot, LibraryStore, SyncKind, SyncReport
-from persistence.errors import LibraryCacheError
-from persistence.store import Database, StoreOptions
+from persistence import SyncKind, SyncReport
+from persistence.errors import LibraryCacheError, StoreUnavailable
 from server.logging import note_operation
 
 _MAX_OPERATION_NAMES: Final = 200
@@ -264,8 +263,11 @@ class GraphQLMetrics(SchemaExtension):
         yield
         result = self.execution_context.result
         for error in (result.errors if result is not None else None) or ():
-            if isinstance(error.original_error, PyMongoError):
-                self.metrics.store_errors.labels(type(error.original_error).__name__).inc()
+            original: BaseException | None = error.original_error
+            if isinstance(original, StoreUnavailable):  # counted by the outage behind it
+                original = original.__cause__
+            if isinstance(original, PyMongoError):
+                self.metrics.store_errors.labels(type(original).__name__).inc()
 
 
 def _code(error: GraphQLError) -> str:
@@ -273,32 +275,21 @@ def _code(error: GraphQLError) -> str:
     return code if isinstance(code, str) else "ERROR"
 
 
-class MeteredStore(LibraryStore):
-    """A ``LibraryStore`` that reports every ingest and sync to ``metrics``."""
+class SyncMetrics:
+    """The store's ``SyncObserver``: counts every ingest and sync and how each ended."""
 
-    def __init__(
-        self, db: Database, options: StoreOptions | None = None, *, metrics: Metrics
-    ) -> None:
-        super().__init__(db, options)
+    def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
 
-    async def ingest(self, snapshot: LibrarySnapshot) -> SyncReport:
-        return await self._metered(SyncKind.INGEST, super().ingest(snapshot))
-
-    async def sync(self, snapshot: LibrarySnapshot) -> SyncReport:
-        return await self._metered(SyncKind.SYNC, super().sync(snapshot))
-
-    async def _metered(self, kind: SyncKind, write: Awaitable[SyncReport]) -> SyncReport:
-        label = kind.value.lower()
-        try:
-            report = await write
-        except LibraryCacheError as error:
-            self._metrics.syncs.labels(label, error.code).inc()
-            raise
-        except PyMongoError:
-            self._metrics.syncs.labels(label, "STORE_ERROR").inc()
-            raise
+    def sync_committed(self, report: SyncReport) -> None:
+        label = report.kind.value.lower()
         self._metrics.syncs.labels(label, "ok").inc()
         self._metrics.sync_duration.labels(label).observe(report.duration_ms / 1000)
         self._metrics.sync_documents.labels(label).inc(report.documents_written)
-        return report
+
+    def sync_failed(self, user_id: str, kind: SyncKind, error: BaseException) -> None:
+        label = kind.value.lower()
+        if isinstance(error, LibraryCacheError):
+            self._metrics.syncs.labels(label, error.code).inc()
+        elif isinstance(error, PyMongoError):
+            self._metrics.syncs.labels(label, "STORE_ERROR").inc()

@@ -43,13 +43,14 @@ class Settings(BaseSettings):
     mongodb_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("MONGODB_URI", "mongodb_uri")
     )
-    """A MongoDB 6+ deployment. Unset: an embedded nx-27017 server under ``data_dir``."""
+    """A MongoDB 6+ deployment. Unset: an embedded nx-27017 server under ``data_dir`` (the
+    ``embedded`` extra; refused in production)."""
     db: str = "librarycache"
     """The database name."""
     data_dir: Path = Path(".librarycache")
     """The embedded store's data, pid and log files."""
-    driver: Driver = "motor"
-    """``motor``, or ``pymongo`` (PyMongo's ``AsyncMongoClient``)."""
+    driver: Driver = "pymongo"
+    """``pymongo`` (PyMongo's ``AsyncMongoClient``) or ``motor``."""
     store_timeout_ms: int = Field(default=5000, ge=100)
     """Server selection and connect timeout of the store client."""
     lease_seconds: float = Field(default=120.0, gt=0)
@@ -164,6 +165,16 @@ class Settings(BaseSettings):
                 "or unset the variable to turn authentication off"
             )
         return value
+
+    @model_validator(mode="after")
+    def _production_needs_mongodb(self) -> Self:
+        # Without it every replica would quietly keep a store of its own on local disk.
+        if self.env == "production" and not self.mongodb_uri:
+            raise ValueError(
+                "MONGODB_URI must be set when LIBRARYCACHE_ENV=production: the embedded "
+                "store is for development and single-machine use only"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Self:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from persistence import LibraryStore
+from persistence import Dialect, LibraryStore, detect_dialect
 from persistence.client import Client, close
 from persistence.store import StoreOptions
 from server.embedded import EmbeddedMongo
@@ -62,10 +62,16 @@ def store_options() -> StoreOptions:
 
 
 @pytest.fixture
+async def dialect(mongo_client: Client, db_name: str) -> Dialect:
+    """The backend's dialect, detected as the server's start-up detects it."""
+    return await detect_dialect(mongo_client[db_name])
+
+
+@pytest.fixture
 async def store(
-    mongo_client: Client, db_name: str, store_options: StoreOptions
+    mongo_client: Client, db_name: str, store_options: StoreOptions, dialect: Dialect
 ) -> AsyncIterator[LibraryStore]:
-    store = LibraryStore(mongo_client[db_name], store_options)
+    store = LibraryStore(mongo_client[db_name], store_options, dialect=dialect)
     await store.ensure_indexes()
     yield store
     await mongo_client.drop_database(db_name)

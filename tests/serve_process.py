@@ -42,7 +42,7 @@ def serve(
         [CLI, "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
+        env={**server_environment(), **(env or {})},
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -52,6 +52,18 @@ def serve(
     finally:
         _stop(process)
         log.close()
+
+
+def server_environment() -> dict[str, str]:
+    """This process's environment without the developer's server settings: an end-to-end
+    server uses its own embedded store under its data directory, never the database
+    ``MONGODB_URI`` names (nor ``LIBRARYCACHE_TEST_MONGODB_URI``'s), and only the
+    ``LIBRARYCACHE_*`` settings its test passes."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name != "MONGODB_URI" and not name.startswith("LIBRARYCACHE_")
+    }
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float, log: Path) -> None:

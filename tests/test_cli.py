@@ -94,6 +94,24 @@ def test_production_refuses_a_short_secret(
     assert uvicorn_runs == []
 
 
+def test_production_refuses_to_start_without_mongodb(
+    uvicorn_runs: list[Settings], env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A forgotten MONGODB_URI would give each replica an embedded store of its own."""
+    env.setenv("LIBRARYCACHE_ENV", "production")
+    env.setenv("LIBRARYCACHE_JWT_SECRET", "s" * 32)
+    env.delenv("MONGODB_URI")
+
+    assert cli.main(["serve"]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "MONGODB_URI must be set when LIBRARYCACHE_ENV=production" in err
+    assert uvicorn_runs == []
+
+    env.setenv("MONGODB_URI", "mongodb://db.internal:27017")
+    assert cli.main(["serve"]) == cli.EXIT_OK
+    assert [s.mongodb_uri for s in uvicorn_runs] == ["mongodb://db.internal:27017"]
+
+
 AUTH_AND_LIMITS = {
     "LIBRARYCACHE_JWT_SECRET": "s" * 40,
     "LIBRARYCACHE_JWT_AUDIENCE": "librarycache",

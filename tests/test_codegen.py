@@ -1,7 +1,8 @@
 """A TypeScript client generated from ``schema.graphql`` queries a real server.
 
 ``codegen/`` holds a pinned ``@graphql-codegen/cli`` setup (client preset: one typed document
-per operation) and ``src/liked.ts``, which reads typed fields of a ``liked`` query. This test
+per operation) and ``src/liked.ts``, which reads typed fields of ``library { liked }``: a
+connection of ``Track`` nodes with global ids. This test
 installs it with ``npm ci`` when ``node_modules`` is missing (``scripts/install`` does that
 beforehand), generates the client from the committed schema, type-checks and compiles it with
 ``tsc``, then runs it under Node against ``librarycache serve``.
@@ -65,10 +66,15 @@ def client_built() -> Path:
 
 def test_generated_types_follow_the_schema(client_built: Path) -> None:
     generated = (CODEGEN / "src" / "gql" / "graphql.ts").read_text()
-    # The operation's result type, field by field, from the schema's own types.
-    assert "export type LikedQuery = { liked: { userId: string, totalCount: number" in generated
+    # The operation's result type, field by field, from the schema's own types; root and
+    # refusable fields are nullable (partial results), edges and their nodes are not.
+    assert "export type LikedQuery = { library: { id: string, userId: string, liked: {" in generated
     assert "trackIds: Array<string>" in generated
-    assert "track: { title: string, artists: Array<string> } | null" in generated
+    assert "node: { id: string, title: string, artists: Array<string> } }>" in generated
+    assert "} | null } | null };" in generated
+    # DateTime is typed as the RFC 3339 string it arrives as, never any/unknown
+    # (codegen.yml maps it; strictScalars fails generation for an unmapped scalar).
+    assert "addedAt: string," in generated
     # Variables: userId is required (ID!), first is optional (Int).
     variables = generated[generated.index("export type LikedQueryVariables") :]
     assert "userId: string;" in variables
@@ -94,6 +100,9 @@ def test_generated_client_queries_a_real_server(client_built: Path, tmp_path: Pa
         )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
+    library_id, node_ids = result.pop("libraryId"), result.pop("trackNodeIds")
+    assert len({library_id, *node_ids}) == 3  # global ids: opaque, distinct
+    assert USER not in library_id
     assert result == {
         "userId": USER,
         "trackIds": ["track:2", "track:1"],  # newest first, first: 2

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -186,3 +187,18 @@ def test_what_the_image_copies_exists_and_is_not_ignored() -> None:
         assert not _ignored(inside, patterns), f"{inside} is excluded by .dockerignore"
     for unwanted in (".git/HEAD", ".venv/bin/python", "codegen/node_modules/x", "tests/x.py"):
         assert _ignored(unwanted, patterns), f"{unwanted} would be sent to the build"
+
+
+def test_the_embedded_store_is_an_extra_the_production_image_leaves_out() -> None:
+    """Production runs on MongoDB: nx-27017 is installed by scripts/install (dev and
+    --runtime-only, which scripts/serve uses), never by the image."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(d.startswith("nx-27017") for d in project["dependencies"])
+    assert any(d.startswith("nx-27017") for d in project["optional-dependencies"]["embedded"])
+    assert any(d.startswith("nx-27017") for d in project["optional-dependencies"]["dev"])
+    installs = [rest for k, rest in _instructions() if k == "RUN" and "pip install" in rest]
+    assert installs
+    assert not any("embedded" in rest or "[" in rest for rest in installs)
+    install = (ROOT / "scripts" / "install").read_text()
+    assert "-e '.[embedded]'" in install
+    assert "scripts/install --runtime-only" in (ROOT / "scripts" / "serve").read_text()

@@ -55,9 +55,14 @@ async def test_graphiql_examples_run(wire_uri: str, db_name: str) -> None:
             for example in examples:
                 body = (await client.post("/graphql", json={"query": example})).json()
                 assert "errors" not in body, (example, body["errors"])
+            # The deprecated root field answers as it always has, with the synced list.
             liked = '{ liked(userId: "user:alice") { trackIds } }'
             body = (await client.post("/graphql", json={"query": liked})).json()
-            assert body["data"]["liked"]["trackIds"] == ["track:2", "track:1"]
+            assert body["data"]["liked"]["trackIds"] == ["track:3", "track:2", "track:1"]
+            # The id in the README's node example is the one the server issues.
+            library = '{ library(userId: "user:alice") { id } }'
+            body = (await client.post("/graphql", json={"query": library})).json()
+            assert f'node(id: "{body["data"]["library"]["id"]}")' in README
 
 
 def _subclasses(kind: type) -> list[type]:

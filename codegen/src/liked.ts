@@ -15,21 +15,25 @@ import { graphql } from "./gql/index.js";
 
 export const Liked = graphql(`
   query Liked($userId: ID!, $first: Int) {
-    liked(userId: $userId, first: $first) {
+    library(userId: $userId) {
+      id
       userId
-      totalCount
-      trackIds
-      items {
-        trackId
-        addedAt
-        track {
-          title
-          artists
+      liked(first: $first) {
+        totalCount
+        trackIds
+        edges {
+          cursor
+          addedAt
+          node {
+            id
+            title
+            artists
+          }
         }
-      }
-      pageInfo {
-        hasNextPage
-        endCursor
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
       }
     }
   }
@@ -78,13 +82,21 @@ async function main(argv: string[]): Promise<void> {
     { userId, first: first === undefined ? null : Number(first) },
     process.env.LIBRARYCACHE_TOKEN,
   );
-  const liked = data.liked;
+  // Nullable: a refused or failing field is null with its error, beside its siblings.
+  const library = data.library;
+  const liked = library?.liked;
+  if (!library || !liked) {
+    throw new Error("no library in the response");
+  }
   const totalCount: number = liked.totalCount;
-  const titles: string[] = liked.items.map((item) => item.track?.title ?? "(not cached)");
-  const newest: string | undefined = liked.items[0]?.addedAt;
+  const titles: string[] = liked.edges.map((edge) => edge.node.title);
+  const newest: string | undefined = liked.edges[0]?.addedAt;
+  const trackNodeIds: string[] = liked.edges.map((edge) => edge.node.id);
   console.log(
     JSON.stringify({
-      userId: liked.userId,
+      userId: library.userId,
+      libraryId: library.id,
+      trackNodeIds,
       trackIds: liked.trackIds,
       totalCount,
       titles,

@@ -26,7 +26,7 @@ import pytest
 
 from tests.factories import make_library
 from tests.graphql_client import INGEST, SYNC, data, post
-from tests.serve_process import CLI, free_port, serve
+from tests.serve_process import CLI, free_port, serve, server_environment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -62,7 +62,7 @@ def started(data_dir: Path, env: dict[str, str]) -> Iterator[Server]:
             [CLI, "serve", "--port", str(port), "--data-dir", str(data_dir)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
+            env={**server_environment(), **env},
             start_new_session=True,
         )
     server = Server(process, f"http://127.0.0.1:{port}", log)

@@ -16,6 +16,7 @@ import jwt
 import pytest
 
 from persistence.client import close, connect
+from resolvers import ids
 from resolvers.access import Unauthenticated
 from server.app import create_app
 from server.auth import InvalidToken, JwtAuthenticator
@@ -96,6 +97,8 @@ LIBRARY_READS = {
     "plays": 'query { plays(userId: "user:alice") { trackIds } }',
     "playlists": 'query { playlists(userId: "user:alice") { playlistId entryCount } }',
     "lastSync": 'query { lastSync(userId: "user:alice") { version kind } }',
+    "library": 'query { library(userId: "user:alice") { liked(first: 2) { totalCount } } }',
+    "node": f'query {{ node(id: "{ids.library_id(ALICE)}") {{ id }} }}',
 }
 TRACK = 'query { track(trackId: "track:0") { trackId title } }'
 INGEST = "mutation($input: LibraryInput!) { ingest(input: $input) { version } }"
@@ -227,6 +230,23 @@ async def test_forbidden_says_nothing_about_whether_the_library_exists(
     assert existing == missing
     assert codes(existing) == {"FORBIDDEN"}
     assert "alice" not in json.dumps(existing)
+
+
+async def test_a_refused_field_is_null_beside_the_viewers_data(client: httpx.AsyncClient) -> None:
+    query = """{
+      viewer { userId liked(first: 1) { totalCount } }
+      theirs: library(userId: "user:bob") { userId }
+    }"""
+    response = await graphql(client, query, headers=bearer(token(ALICE)))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] == {
+        "viewer": {"userId": ALICE, "liked": {"totalCount": 3}},
+        "theirs": None,
+    }
+    (error,) = body["errors"]
+    assert (error["extensions"]["code"], error["path"]) == ("FORBIDDEN", ["theirs"])
 
 
 async def test_get_requests_are_authenticated_too(client: httpx.AsyncClient) -> None:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from persistence import LibraryView
 from tests.factories import make_library, track
 from tests.graphql_client import INGEST, SYNC, post
 
@@ -289,7 +290,10 @@ async def test_a_bad_payload_is_refused_by_name_and_changes_nothing(
 
     assert response.status_code == 200
     body = response.json()
-    assert body["data"] is None
+    if all("path" in e for e in body["errors"]):  # refused by the resolver: a null field
+        assert body["data"] == {mutation: None}
+    else:  # refused while coercing variables, before anything ran
+        assert body["data"] is None
     got = [
         (e["extensions"]["code"], e["extensions"].get("field"), e["message"])
         for e in body["errors"]
@@ -328,7 +332,7 @@ async def test_ingest_of_an_ingested_user_is_refused(
     app_client: httpx.AsyncClient, stored: dict[str, Any]
 ) -> None:
     body = await post(app_client, INGEST, {"input": _valid_change()})
-    assert body["data"] is None
+    assert body["data"] == {"ingest": None}
     assert body["errors"][0]["message"] == (
         f'userId "{USER}" is already ingested; use the sync mutation to refresh it'
     )
@@ -469,7 +473,7 @@ async def test_an_internal_error_is_masked_logged_under_its_request_id_and_survi
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret driver detail")
 
-    monkeypatch.setattr(app.state.store, "last_sync", broken)
+    monkeypatch.setattr(LibraryView, "last_sync", broken)
     query = f'{{ lastSync(userId: "{USER}") {{ version kind }} }}'
 
     with caplog.at_level(logging.ERROR):

@@ -13,11 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLObjectType
 from starlette.applications import Starlette
 
 from persistence.client import close, connect
+from resolvers.schema import build_schema
 from server.app import create_app
-from server.cost import COST_LIMIT_EXCEEDED
+from server.cost import COST_LIMIT_EXCEEDED, RULES
 from server.settings import Settings
 from tests.factories import make_library, snapshot
 
@@ -154,3 +156,53 @@ async def test_the_largest_answer_within_the_budget_leaves_the_loop_responsive(
 
     assert "errors" not in response.json()
     assert waited < PROBE_SECONDS
+
+
+CONNECTION = "library(userId: $user) { liked { edges { addedAt node { title } } } }"
+"""Without `first`, a page of the largest size (500): 500 x 3 + the page + the library."""
+
+
+async def test_thirty_aliases_of_a_connection_are_refused(
+    served: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    _, client = served
+
+    response, waited = await with_probe(
+        client,
+        lambda: client.post(
+            "/graphql", json={"query": aliased(30, CONNECTION), "variables": {"user": BIG}}
+        ),
+    )
+
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": COST_LIMIT_EXCEEDED, "cost": 45_060, "budget": BUDGET}
+    assert waited < PROBE_SECONDS
+
+
+async def test_a_connection_page_and_its_whole_list_of_ids(
+    served: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    _, client = served
+    query = "library(userId: $user) { liked(first: 20) { nodes { title } } plays { trackIds } }"
+
+    response = await client.post(
+        "/graphql", json={"query": aliased(3, query), "variables": {"user": BIG}}
+    )
+
+    body = response.json()
+    assert "errors" not in body, body
+    assert len(body["data"]["a0"]["liked"]["nodes"]) == 20
+
+
+def test_every_paged_field_has_a_cost_rule() -> None:
+    """A field taking `first` or `last` unpriced would be priced as one page: say how."""
+    schema = build_schema()._schema
+    paged = {
+        (kind.name, name)
+        for kind in schema.type_map.values()
+        if isinstance(kind, GraphQLObjectType) and not kind.name.startswith("__")
+        for name, definition in kind.fields.items()
+        if {"first", "last"} & set(definition.args)
+    }
+
+    assert paged <= set(RULES), paged - set(RULES)

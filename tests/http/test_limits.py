@@ -18,6 +18,7 @@ from graphql import validate
 from pymongo.asynchronous.collection import AsyncCollection
 from starlette.applications import Starlette
 
+from persistence import LibraryView
 from persistence.client import close, connect
 from server.app import create_app
 from server.settings import Settings
@@ -231,15 +232,15 @@ async def test_a_slow_query_is_cancelled_with_timeout(
 ) -> None:
     cancelled = asyncio.Event()
 
-    async def stuck(user_id: str) -> None:
+    async def stuck(view: LibraryView) -> None:
         try:
             await asyncio.sleep(10)
         except asyncio.CancelledError:
             cancelled.set()
             raise
 
-    async with serving(make_settings(request_timeout_seconds=0.3)) as (app, client):
-        monkeypatch.setattr(app.state.store, "last_sync", stuck)
+    async with serving(make_settings(request_timeout_seconds=0.3)) as (_app, client):
+        monkeypatch.setattr(LibraryView, "last_sync", stuck)
         slow = 'query { lastSync(userId: "user:alice") { version } }'
         response = await refused_alongside_a_served_request(client, lambda: graphql(client, slow))
         after = await graphql(client, LIKED)
@@ -257,11 +258,11 @@ async def test_a_slow_query_is_cancelled_with_timeout(
 async def test_a_timeout_is_not_a_request_error_under_graphql_response_json(
     make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def stuck(user_id: str) -> None:
+    async def stuck(view: LibraryView) -> None:
         await asyncio.sleep(10)
 
-    async with serving(make_settings(request_timeout_seconds=0.2)) as (app, client):
-        monkeypatch.setattr(app.state.store, "last_sync", stuck)
+    async with serving(make_settings(request_timeout_seconds=0.2)) as (_app, client):
+        monkeypatch.setattr(LibraryView, "last_sync", stuck)
         response = await client.post(
             "/graphql",
             json={"query": 'query { lastSync(userId: "user:alice") { version } }'},

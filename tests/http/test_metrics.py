@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo.errors import AutoReconnect
 from starlette.applications import Starlette
 
+from persistence import LibraryView
 from server.app import create_app
 from server.metrics import Metrics, MetricsConfigError
 from server.settings import Settings
@@ -124,17 +125,18 @@ async def test_store_failures_are_counted_by_exception(
     def failing(*args: Any, **kwargs: Any) -> Any:
         raise AutoReconnect("injected: the store went away")
 
-    monkeypatch.setattr(app.state.store, "liked_track_ids", failing)  # LIKED asks ids only
+    monkeypatch.setattr(LibraryView, "liked_track_ids", failing)  # LIKED asks ids only
     monkeypatch.setattr(app.state.store, "_replace", failing)
 
     body = await post(client, LIKED, {"userId": "user:a"})
-    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     await post(client, SYNC, {"input": make_library("user:a")})
 
     samples = await scrape(client)
     assert value(samples, "librarycache_store_errors_total", error="AutoReconnect") == 2
-    assert value(samples, "librarycache_syncs_total", kind="sync", outcome="STORE_ERROR") == 1
-    failed = {"type": "query", "name": "Liked", "outcome": "INTERNAL_SERVER_ERROR"}
+    unavailable = {"kind": "sync", "outcome": "SERVICE_UNAVAILABLE"}
+    assert value(samples, "librarycache_syncs_total", **unavailable) == 1
+    failed = {"type": "query", "name": "Liked", "outcome": "SERVICE_UNAVAILABLE"}
     assert value(samples, "librarycache_graphql_operations_total", **failed) == 1
 
 

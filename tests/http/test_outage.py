@@ -81,12 +81,16 @@ async def _timed(client: httpx.AsyncClient, query: str, variables: Any = None) -
     return body, time.perf_counter() - started
 
 
-def _internal(body: dict[str, Any]) -> str:
-    """Asserts a masked internal error and returns its request id."""
+def _unavailable(body: dict[str, Any]) -> str:
+    """Asserts a retryable SERVICE_UNAVAILABLE (never INTERNAL, no driver message) and
+    returns its request id."""
     (error,) = body["errors"]
     request_id: str = error["extensions"]["requestId"]
-    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
-    assert error["message"] == f"Internal server error (request id {request_id})"
+    assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE", "requestId": request_id}
+    assert error["message"] == (
+        "the library store is unavailable at the moment; nothing was changed, "
+        "retry in a few seconds"
+    )
     return request_id
 
 
@@ -107,13 +111,26 @@ async def test_the_store_stopped_between_requests(
         _timed(client, SYNC, {"input": make_library(USER, likes=1)}),
         client.get("/readyz"),
     )
-    request_id = _internal(read)
-    _internal(sync)
+    request_id = _unavailable(read)
+    _unavailable(sync)
     assert max(read_took, sync_took) < PROMPT_SECONDS
     assert any(getattr(r, "requestId", None) == request_id for r in caplog.records)
     assert ready.status_code == 503
     assert ready.json() == {"status": "unavailable", "store": "unreachable"}
     assert (await client.get("/healthz")).status_code == 200  # the process itself is fine
+    # graphql-response+json answers an outage with 503, which clients and proxies retry;
+    # application/json must keep 200 (GraphQL over HTTP).
+    response = await client.post(
+        "/graphql", json={"query": LIKED}, headers={"accept": "application/graphql-response+json"}
+    )
+    assert (response.status_code, response.headers["retry-after"]) == (503, "1")
+    assert response.json()["data"] is None
+    _unavailable(response.json())
+    response = await client.post(
+        "/graphql", json={"query": LIKED}, headers={"accept": "application/json"}
+    )
+    assert response.status_code == 200
+    _unavailable(response.json())
 
     await service.server.start()  # the same port and data directory
 
@@ -139,13 +156,16 @@ async def test_the_store_stopped_in_the_middle_of_a_sync(service: Service, drive
         clock = Clock()
         options = StoreOptions(lease_seconds=30)
         service.app.state.store = LibraryStore(
-            FaultyDatabase(own["outage"], pause), options, clock=clock
+            FaultyDatabase(own["outage"], pause),
+            options,
+            clock=clock,
+            dialect=service.app.state.store.dialect,
         )
         sync = asyncio.create_task(post(client, SYNC, {"input": make_library(USER, likes=5)}))
         await asyncio.wait_for(pause.reached.wait(), timeout=10)
         await service.server.stop()
         pause.resume.set()
-        _internal(await asyncio.wait_for(sync, timeout=10 * PROMPT_SECONDS))
+        _unavailable(await asyncio.wait_for(sync, timeout=10 * PROMPT_SECONDS))
 
         await service.server.start()
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from persistence import LibraryStore, Like, Page, Play, Playlist, SyncConflict, SyncReport
+from persistence import Dialect, LibraryStore, Like, Page, Play, Playlist, SyncConflict, SyncReport
 from persistence.client import Client
 from persistence.store import StoreOptions
 from tests.factories import BASE, snapshot, track
@@ -98,13 +98,14 @@ def make_store(
     db_name: str,
     store_options: StoreOptions,
     interleaving: bool,
+    dialect: Dialect,
 ) -> Callable[[], LibraryStore]:
     """Another process's store on the same database (a job runner, a web worker)."""
 
     def make() -> LibraryStore:
         db = mongo_client[db_name]
         wrapped = FaultyDatabase(db, yield_every_op=True) if interleaving else db
-        return LibraryStore(wrapped, store_options)
+        return LibraryStore(wrapped, store_options, dialect=dialect)
 
     return make
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError
 
-from persistence import LibraryStore, SyncConflict
+from persistence import Dialect, LibraryStore, StoreUnavailable, SyncConflict
 from persistence.client import Client
 from persistence.store import StoreOptions
 from tests.factories import snapshot
@@ -86,9 +86,9 @@ class Recording:
 
 
 @pytest.fixture
-async def recording(db: Any, options: StoreOptions) -> Recording:
+async def recording(db: Any, options: StoreOptions, dialect: Dialect) -> Recording:
     recorder = FaultyDatabase(db)
-    store = LibraryStore(recorder, options)
+    store = LibraryStore(recorder, options, dialect=dialect)
     await store.ingest(snapshot(_as(A, "user:recording")))
     start = len(recorder.calls)
     await store.sync(snapshot(_as(B, "user:recording")))
@@ -131,7 +131,12 @@ async def _committed(db: Any, user: str) -> int:
 
 @pytest.mark.parametrize("applied", [False, True], ids=["not-applied", "applied-reply-lost"])
 async def test_a_sync_killed_at_any_write_leaves_the_previous_snapshot_intact(
-    db: Any, options: StoreOptions, recording: Recording, applied: bool, backend: str
+    db: Any,
+    options: StoreOptions,
+    recording: Recording,
+    applied: bool,
+    backend: str,
+    dialect: Dialect,
 ) -> None:
     """The process loses the store at write ``k`` and never comes back (it cannot even
     release its lease). Readers keep seeing A; once the lease expires the next sync takes
@@ -144,13 +149,14 @@ async def test_a_sync_killed_at_any_write_leaves_the_previous_snapshot_intact(
         call = recording.writes[k]
         user = f"user:killed-{k}"
         where = f"write {k} ({call.op} on {call.collection}), applied={applied}"
-        reader = LibraryStore(db, options, clock=clock)
+        reader = LibraryStore(db, options, clock=clock, dialect=dialect)
         version_a = (await reader.ingest(snapshot(_as(A, user)))).version
 
         dying = LibraryStore(
             FaultyDatabase(db, Fail("write", nth=k + 1, applied=applied, down=True)),
             options,
             clock=clock,
+            dialect=dialect,
         )
         committed_b = k > recording.commit or (k == recording.commit and applied)
         if k > recording.commit:
@@ -158,8 +164,10 @@ async def test_a_sync_killed_at_any_write_leaves_the_previous_snapshot_intact(
             # committed sync does not fail for that.
             await dying.sync(snapshot(_as(B, user)))
         else:
-            with pytest.raises(AutoReconnect, match="injected"):
+            # The store stays down: retries of idempotent writes fail too.
+            with pytest.raises(StoreUnavailable) as refused:
                 await dying.sync(snapshot(_as(B, user)))
+            assert isinstance(refused.value.__cause__, AutoReconnect), where
 
         assert await view(reader, user) == _view(B if committed_b else A, user), where
         version_now = await _committed(db, user)
@@ -175,7 +183,9 @@ async def test_a_sync_killed_at_any_write_leaves_the_previous_snapshot_intact(
         if lease_left:
             with pytest.raises(SyncConflict, match="another sync of this user is in progress"):
                 await reader.sync(snapshot(_as(C, user)))
-            next_sync = LibraryStore(db, options, clock=clock.later(LEASE_SECONDS + 1))
+            next_sync = LibraryStore(
+                db, options, clock=clock.later(LEASE_SECONDS + 1), dialect=dialect
+            )
         version_c = (await next_sync.sync(snapshot(_as(C, user)))).version
 
         assert await view(reader, user) == _view(C, user), where
@@ -189,17 +199,56 @@ async def test_a_sync_killed_at_any_write_leaves_the_previous_snapshot_intact(
         )
 
 
-async def test_a_sync_that_fails_releases_its_lease_and_the_next_one_cleans_up(
-    db: Any, options: StoreOptions, recording: Recording, backend: str
+def _refused_write() -> PyMongoError:
+    return OperationFailure("injected: a write the server refused", code=2)  # BadValue
+
+
+async def test_a_transient_error_at_any_write_is_retried_and_the_sync_commits(
+    db: Any,
+    options: StoreOptions,
+    recording: Recording,
+    backend: str,
+    dialect: Dialect,
 ) -> None:
-    """A store error the process survives: the sync raises, releases its lease on the way
-    out, and the next sync runs at once."""
+    """A connection cut once (before or after the write was applied, its reply lost) is
+    retried where the write is idempotent, and the sync commits B exactly. Taking the
+    lease is not idempotent: a cut there is ``StoreUnavailable``, and nothing changes."""
+    for k in recording.sample(range(recording.lease, recording.commit + 1), backend):
+        for applied in (False, True):
+            user = f"user:cut-{k}-{applied}"
+            where = f"write {k} ({recording.writes[k].op}), applied={applied}"
+            store = LibraryStore(db, options, dialect=dialect)
+            await store.ingest(snapshot(_as(A, user)))
+            cut = LibraryStore(
+                FaultyDatabase(db, Fail("write", nth=k + 1, applied=applied)),
+                options,
+                dialect=dialect,
+            )
+            if k == recording.lease:
+                with pytest.raises(StoreUnavailable):
+                    await cut.sync(snapshot(_as(B, user)))
+                assert await view(store, user) == _view(A, user), where
+                continue
+            report = await cut.sync(snapshot(_as(B, user)))
+            assert await view(store, user) == _view(B, user), where
+            assert report.version == await _committed(db, user), where
+
+
+async def test_a_sync_that_fails_releases_its_lease_and_the_next_one_cleans_up(
+    db: Any, options: StoreOptions, recording: Recording, backend: str, dialect: Dialect
+) -> None:
+    """A store error the process survives and a retry would not cure (a refused write):
+    the sync raises, releases its lease on the way out, and the next sync runs at once."""
     for k in recording.sample(range(recording.lease + 1, recording.commit + 1), backend):
         user = f"user:failed-{k}"
-        store = LibraryStore(db, options)
+        store = LibraryStore(db, options, dialect=dialect)
         version_a = (await store.ingest(snapshot(_as(A, user)))).version
-        failing = LibraryStore(FaultyDatabase(db, Fail("write", nth=k + 1)), options)
-        with pytest.raises(AutoReconnect, match="injected"):
+        failing = LibraryStore(
+            FaultyDatabase(db, Fail("write", nth=k + 1, error=_refused_write)),
+            options,
+            dialect=dialect,
+        )
+        with pytest.raises(OperationFailure, match="injected"):
             await failing.sync(snapshot(_as(B, user)))
         assert await view(store, user) == _view(A, user)
         leftovers = await raw_documents(db, user)
@@ -221,21 +270,21 @@ async def test_a_sync_that_fails_releases_its_lease_and_the_next_one_cleans_up(
 
 
 async def _zombie_round(
-    db: Any, options: StoreOptions, recording: Recording, k: int
+    db: Any, options: StoreOptions, recording: Recording, k: int, dialect: Dialect
 ) -> tuple[str, set[int]]:
     """A sync of B stalls before write ``k`` past its lease; another sync takes over and
     commits C; then the stalled one ("zombie") wakes up and carries on."""
     user = f"user:zombie-{k}"
     clock = Clock()
-    store = LibraryStore(db, options, clock=clock)
+    store = LibraryStore(db, options, clock=clock, dialect=dialect)
     version_a = (await store.ingest(snapshot(_as(A, user)))).version
     pause = Pause("write", nth=k + 1)
-    zombie = LibraryStore(FaultyDatabase(db, pause), options, clock=clock)
+    zombie = LibraryStore(FaultyDatabase(db, pause), options, clock=clock, dialect=dialect)
     stalled = asyncio.create_task(zombie.sync(snapshot(_as(B, user))))
     await asyncio.wait_for(pause.reached.wait(), timeout=10)
     assert await view(store, user) == _view(A, user)
 
-    taker = LibraryStore(db, options, clock=clock.later(LEASE_SECONDS + 1))
+    taker = LibraryStore(db, options, clock=clock.later(LEASE_SECONDS + 1), dialect=dialect)
     version_c = (await taker.sync(snapshot(_as(C, user)))).version
     assert await view(store, user) == _view(C, user)
 
@@ -246,7 +295,7 @@ async def _zombie_round(
 
 
 async def test_a_sync_that_lost_its_lease_cannot_change_what_readers_see(
-    db: Any, options: StoreOptions, recording: Recording, backend: str
+    db: Any, options: StoreOptions, recording: Recording, backend: str, dialect: Dialect
 ) -> None:
     """Stalled anywhere from just after taking its lease up to its commit, other than just
     before a data write (the next test), the zombie gets ``SyncConflict``, writes nothing
@@ -259,8 +308,8 @@ async def test_a_sync_that_lost_its_lease_cannot_change_what_readers_see(
     assert recording.commit in positions
     for k in recording.sample(positions, backend):
         where = f"zombie stalled before write {k} ({recording.writes[k]})"
-        user, committed = await _zombie_round(db, options, recording, k)
-        store = LibraryStore(db, options)
+        user, committed = await _zombie_round(db, options, recording, k, dialect)
+        store = LibraryStore(db, options, dialect=dialect)
         assert await view(store, user) == _view(C, user), where
         await assert_only_committed_documents(db, user, committed)
         version = (await store.sync(snapshot(_as(A, user)))).version
@@ -269,7 +318,7 @@ async def test_a_sync_that_lost_its_lease_cannot_change_what_readers_see(
 
 
 async def test_a_sync_that_lost_its_lease_just_before_a_data_write(
-    db: Any, options: StoreOptions, recording: Recording
+    db: Any, options: StoreOptions, recording: Recording, dialect: Dialect
 ) -> None:
     """The zombie's one late insert or retirement lands after the new owner's clean-up.
 
@@ -281,8 +330,8 @@ async def test_a_sync_that_lost_its_lease_just_before_a_data_write(
     assert positions
     for k in positions:
         where = f"zombie stalled before data write {k} ({recording.writes[k]})"
-        user, committed = await _zombie_round(db, options, recording, k)
-        store = LibraryStore(db, options)
+        user, committed = await _zombie_round(db, options, recording, k, dialect)
+        store = LibraryStore(db, options, dialect=dialect)
         assert await view(store, user) == _view(C, user), where
         version = (await store.sync(snapshot(_as(A, user)))).version
         assert await view(store, user) == _view(A, user), where
@@ -293,27 +342,29 @@ async def test_a_sync_that_lost_its_lease_just_before_a_data_write(
 
 
 async def test_an_expired_lease_of_another_user_is_never_taken(
-    db: Any, options: StoreOptions
+    db: Any, options: StoreOptions, dialect: Dialect
 ) -> None:
     """Carol's sync died and left an expired lease; Alice's sync holds a live one. A second
     sync of Alice must be refused, and must not take Carol's lease instead (the stand-in
     matched Carol's document for the lease query until it was written with an explicit
     ``$and``)."""
     start = Clock()
-    carol = LibraryStore(db, options, clock=start)
+    carol = LibraryStore(db, options, clock=start, dialect=dialect)
     await carol.ingest(snapshot(_as(A, "user:carol")))
-    dying = LibraryStore(FaultyDatabase(db, Fail("insert_many", down=True)), options, clock=start)
-    with pytest.raises(AutoReconnect, match="injected"):
+    dying = LibraryStore(
+        FaultyDatabase(db, Fail("insert_many", down=True)), options, clock=start, dialect=dialect
+    )
+    with pytest.raises(StoreUnavailable):
         await dying.sync(snapshot(_as(B, "user:carol")))
     carol_before = await db["libraries"].find_one({"_id": "user:carol"})
     assert carol_before["lease"] is not None
 
     later = start.later(LEASE_SECONDS + 5)  # Carol's lease has expired by now
-    alice = LibraryStore(db, options, clock=later)
+    alice = LibraryStore(db, options, clock=later, dialect=dialect)
     for library in (A, B, A, B):  # Alice's versions run ahead of Carol's
         await alice.sync(snapshot(_as(library, "user:alice")))
     pause = Pause("insert_many")
-    running = LibraryStore(FaultyDatabase(db, pause), options, clock=later)
+    running = LibraryStore(FaultyDatabase(db, pause), options, clock=later, dialect=dialect)
     first = asyncio.create_task(running.sync(snapshot(_as(A, "user:alice"))))
     await asyncio.wait_for(pause.reached.wait(), timeout=10)
 

@@ -3,7 +3,8 @@
 A query plan means something only on MongoDB: mongomock has none, and nx-27017 plans
 SQLite queries (its explain shows SQLite's plan, and it uses the store's compound indexes
 only in some cases, see docs/nx-27017-probes.md and docs/performance.md). So these tests
-run on the ``mongodb`` backend alone, skipped with a reason when ``MONGODB_URI`` is unset.
+run on the ``mongodb`` backend alone, skipped with a reason when
+``LIBRARYCACHE_TEST_MONGODB_URI`` is unset.
 
 Rather than restating the store's filters here, the tests record the commands the store
 really sends (a driver command listener) while it ingests, syncs, reads and collects
@@ -23,7 +24,7 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from persistence import LibraryStore
-from tests.backends import BACKENDS
+from tests.backends import BACKENDS, TEST_MONGODB_URI
 from tests.factories import make_library, snapshot
 
 MONGODB = [p for p in BACKENDS if getattr(p, "values", None) == ("mongodb",)]
@@ -112,7 +113,7 @@ async def planned(backend: str, db_name: str) -> AsyncIterator[list[Planned]]:
     """The store's commands during an ingest, a sync, every read and a clean-up, planned."""
     recorder = Recorder()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        os.environ["MONGODB_URI"], tz_aware=True, event_listeners=[recorder]
+        os.environ[TEST_MONGODB_URI], tz_aware=True, event_listeners=[recorder]
     )
     db = client[db_name]
     try:
