@@ -3,8 +3,9 @@
 Part one isolates the resolvers and the executor: the library's view and the track loader
 hand back pages built beforehand, so the CPU time per request (``time.process_time``) is
 GraphQL's alone -- parsing, validation, resolvers, global ids, serialization. Part two
-seeds a user with ``--playlists`` playlists into an embedded nx-27017 store and counts the
-read commands and the time of a query for every playlist's entries, through the root
+seeds a user with ``--playlists`` playlists of ``--entries`` entries and ``--likes`` likes
+into an embedded nx-27017 store and counts the read commands and the time of a count, of
+the whole list of liked ids, and of every playlist's entries through the root
 ``playlists`` field and through ``Library.playlists``. Figures are printed, never asserted.
 """
 
@@ -40,6 +41,12 @@ CPU_QUERIES = {
     "library.liked { trackIds } (10,000)": (
         "query($u: ID!) { library(userId: $u) { liked { trackIds } } }"
     ),
+}
+COUNT_QUERIES = {
+    "library.liked { totalCount }": (
+        'query { library(userId: "user:bench") { liked { totalCount } } }'
+    ),
+    "library.liked { trackIds }": 'query { library(userId: "user:bench") { liked { trackIds } } }',
 }
 PLAYLIST_QUERIES = {
     "root playlists { entries }": (
@@ -127,7 +134,7 @@ class Commands(monitoring.CommandListener):
         pass
 
 
-async def playlists(count: int, entries: int, repeat: int) -> None:
+async def store_reads(count: int, entries: int, likes: int, repeat: int) -> None:
     server = EmbeddedMongo(Path(tempfile.mkdtemp(prefix="bench-graph-")) / "nx-27017")
     uri = await server.start()
     commands = Commands()
@@ -137,21 +144,31 @@ async def playlists(count: int, entries: int, repeat: int) -> None:
     try:
         store = LibraryStore(client["bench_graph"])
         await store.ensure_indexes()
-        ids = [f"track:{i}" for i in range(entries)]
+        ids = [f"track:{i}" for i in range(max(entries, likes))]
         library = {
             "user_id": "user:bench",
             "tracks": [{"track_id": t, "title": t, "artists": ["A"]} for t in ids],
-            "likes": [],
+            "likes": [
+                {"track_id": t, "added_at": datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=i)}
+                for i, t in enumerate(ids[:likes])
+            ],
             "plays": [],
             "playlists": [
-                {"playlist_id": f"p{p}", "name": f"P{p}", "entries": [{"track_id": t} for t in ids]}
+                {
+                    "playlist_id": f"p{p}",
+                    "name": f"P{p}",
+                    "entries": [{"track_id": t} for t in ids[:entries]],
+                }
                 for p in range(count)
             ],
         }
         await store.ingest(LibrarySnapshot.parse(library))
         schema = build_schema()
-        print(f"{count} playlists of {entries} entries on nx-27017, median of {repeat}:")
-        for name, query in PLAYLIST_QUERIES.items():
+        print(
+            f"{count} playlists of {entries} entries and {likes} likes on nx-27017,"
+            f" median of {repeat}:"
+        )
+        for name, query in {**COUNT_QUERIES, **PLAYLIST_QUERIES}.items():
             times = []
             for _ in range(repeat):
                 commands.reads = 0
@@ -173,7 +190,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=20)
     args = parser.parse_args()
     asyncio.run(cpu(args.repeat, args.likes))
-    asyncio.run(playlists(args.playlists, args.entries, max(3, args.repeat // 20)))
+    asyncio.run(store_reads(args.playlists, args.entries, args.likes, max(3, args.repeat // 20)))
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ class Playlist(Node):
     )
     async def entries(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> list[PlaylistEntry]:
+    ) -> list[PlaylistEntry] | None:
         args = page_args(info.context.max_page_size, first=first, after=after)
         return await _entries(info, await self._entries(info, args))
 

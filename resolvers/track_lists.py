@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import strawberry
@@ -22,9 +23,12 @@ from resolvers.tracks import Prefetchable, Track, load_tracks, prefetch_tracks, 
 
 IDS_ONLY = frozenset({"trackIds", "totalCount", "pageInfo", "userId", "__typename"})
 """Fields of ``LikedTracks``/``PlayHistory`` that a page of bare track ids can answer."""
+COUNT_ONLY = frozenset({"totalCount", "userId", "__typename"})
+"""Fields that an empty page answers: the count is the snapshot's, stored with it."""
 
 T = TypeVar("T", models.Like, models.Play)
 IdsRead = Callable[..., Awaitable[models.Page[str]]]
+WholeIds = Callable[[], Awaitable[models.Page[str]]]
 
 
 def selects_only(info: Info, names: Iterable[str]) -> bool:
@@ -56,7 +60,7 @@ class _TrackConnection:
     owner: strawberry.Private[str]
     page: strawberry.Private[models.Page[Any]]
     """Items, or only their track ids when the query asks for nothing else (``IDS_ONLY``)."""
-    whole_ids: strawberry.Private[IdsRead | None] = None
+    whole_ids: strawberry.Private[WholeIds | None] = None
     """Set when ``page`` is a default page but ``trackIds`` is the whole list."""
 
     @strawberry.field(deprecation_reason="use Library.userId")
@@ -66,7 +70,7 @@ class _TrackConnection:
     @strawberry.field(
         description=(
             "Ids of the tracks, in the list's order: of this page when `first` or `last` "
-            "is given, else of the whole list (ids are cheap)."
+            "is given, else of the whole list between `after` and `before` (ids are cheap)."
         )
     )
     async def track_ids(self) -> list[strawberry.ID]:
@@ -107,11 +111,18 @@ async def read_connection(
     deprecated root fields, as documented); otherwise it is a default page of the
     configured size, and only ``trackIds`` reads the whole list.
     """
+    if selects_only(info, COUNT_ONLY):
+        # ``{ totalCount }`` (a badge, a progress bar) reads no list at all.
+        empty = PageArgs(first=0, after=args.after, before=args.before)
+        return cls(owner=user_id, page=await ids(**empty.as_kwargs()))
     if selects_only(info, IDS_ONLY):
         return cls(owner=user_id, page=await ids(**args.as_kwargs()))
     read = args if whole_by_default else args.bounded(info.context.max_page_size)
     page = await items(**read.as_kwargs())
-    return cls(owner=user_id, page=page, whole_ids=None if read is args else ids)
+    if read is args:
+        return cls(owner=user_id, page=page)
+    # ``trackIds`` with no size asked: every id between the cursors, as the ids-only path.
+    return cls(owner=user_id, page=page, whole_ids=partial(ids, **args.as_kwargs()))
 
 
 @strawberry.type(description="A liked track: when it was liked, and the track (`node`).")

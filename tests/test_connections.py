@@ -216,6 +216,20 @@ async def test_no_page_size_is_a_default_page_but_trackids_is_whole(tied: Librar
     assert [e["node"]["trackId"] for e in liked["edges"]] == liked["trackIds"][:3]
     assert [n["trackId"] for n in liked["nodes"]] == liked["trackIds"][:3]
     assert liked["pageInfo"]["hasNextPage"] is True
+    after = (await ok(tied, _query("liked"), u=ALICE, first=4))["library"]["liked"]
+    rest = await ok(
+        tied,
+        """query($after: String) { library(userId: "user:alice") {
+          liked(after: $after) { trackIds edges { node { trackId } } }
+        } }""",
+        after=after["pageInfo"]["endCursor"],
+        max_page_size=3,
+    )
+    # With a cursor and no size: edges a page after it, trackIds every id after it.
+    assert rest["library"]["liked"]["trackIds"] == liked["trackIds"][4:]
+    assert [e["node"]["trackId"] for e in rest["library"]["liked"]["edges"]] == liked["trackIds"][
+        4:7
+    ]
     tracks = library["playlist"]["tracks"]
     assert (tracks["totalCount"], len(tracks["edges"]), tracks["pageInfo"]["hasNextPage"]) == (
         7,
@@ -255,3 +269,23 @@ async def test_trackids_alone_reads_ids_only(
     assert len(data["library"]["liked"]["trackIds"]) == 11
     assert data["liked"]["trackIds"] == data["library"]["liked"]["trackIds"]
     assert calls == ["liked_track_ids", "liked_track_ids"]
+
+
+async def test_totalcount_alone_reads_no_list(
+    tied: LibraryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[dict[str, Any]] = []
+    original = LibraryView.liked_track_ids
+
+    async def spying(self: LibraryView, **kwargs: Any) -> Any:
+        asked.append(kwargs)
+        return await original(self, **kwargs)
+
+    monkeypatch.setattr(LibraryView, "liked_track_ids", spying)
+    data = await ok(
+        tied,
+        """{ library(userId: "user:alice") { liked { totalCount } }
+             liked(userId: "user:alice") { totalCount } }""",
+    )
+    assert data == {"library": {"liked": {"totalCount": 11}}, "liked": {"totalCount": 11}}
+    assert [a["first"] for a in asked] == [0, 0]

@@ -403,7 +403,7 @@ def test_replaced_fields_are_deprecated_for_the_graph() -> None:
         assert '@deprecated(reason: "use library(userId:)' in line, line
     assert 'items: [LikedTrack!]! @deprecated(reason: "use edges or nodes")' in sdl
     assert (
-        "entries(after: String = null, first: Int = null): [PlaylistEntry!]!"
+        "entries(after: String = null, first: Int = null): [PlaylistEntry!]"
         ' @deprecated(reason: "use tracks")' in sdl
     )
     for nullable in (
@@ -443,3 +443,11 @@ async def test_a_report_reached_later_reads_a_view_at_least_as_new(store: Librar
     assert {view.version for view in newer} == {2}
     assert len({id(view) for view in newer}) == 1  # refreshed once, not per caller
     assert await context.library_view(ALICE) is newer[0]
+
+
+async def test_a_refused_entries_page_leaves_the_playlist(store: LibraryStore) -> None:
+    await store.ingest(snapshot(make_library(entries=2)))
+    query = '{ playlists(userId: "user:alice") { name entries(first: 501) { trackId } } }'
+    result = await run(store, query)
+    assert result.data == {"playlists": [{"name": "Playlist 0", "entries": None}]}
+    assert result.codes() == [("BAD_USER_INPUT", ["playlists", 0, "entries"], "first")]
