@@ -11,9 +11,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import (
+    ArgumentNode,
+    GraphQLError,
+    GraphQLInputType,
+    GraphQLSyntaxError,
+    ValueNode,
+    ValuesOfCorrectTypeRule,
+)
+from graphql.language import SKIP, VisitorAction
+from graphql.utilities.validate_input_value import validate_input_literal
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import StreamExecutionResult
@@ -47,6 +56,12 @@ class ErrorCodes(SchemaExtension):
         self._validation_failed = bool(self.execution_context.pre_execution_errors)
 
     def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        # A bad literal gets what a bad variable gets: BAD_USER_INPUT and the field.
+        context.validation_rules = tuple(
+            LiteralValues if rule is ValuesOfCorrectTypeRule else rule
+            for rule in context.validation_rules
+        )
         yield
         self._code_all(self.execution_context.result)
 
@@ -110,6 +125,56 @@ class ErrorCodes(SchemaExtension):
         )
         message = f"Internal server error (request id {request_id})"
         return [_with(error, message, {"code": INTERNAL, "requestId": request_id})]
+
+
+class LiteralValues(ValuesOfCorrectTypeRule):
+    """GraphQL's own rule for literal argument values, coded like a bad variable's value.
+
+    ``sync(input: {likes: [{addedAt: "yesterday", ...}]})`` is refused with
+    ``BAD_USER_INPUT`` and ``field: "likes[0].addedAt"``, as the same value passed in
+    ``$input`` is, instead of a ``GRAPHQL_VALIDATION_FAILED`` that names no field.
+    """
+
+    _argument: str | None = None
+
+    def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
+        self._argument = node.name.value
+
+    def leave_argument(self, node: ArgumentNode, *_args: Any) -> None:
+        self._argument = None
+
+    def is_valid_value_node(
+        self, node: ValueNode, input_type: GraphQLInputType | None
+    ) -> VisitorAction:
+        if input_type is None:
+            return SKIP
+        argument = self._argument
+
+        def on_error(error: GraphQLError, path: list[str | int]) -> None:
+            field = _field(path) or argument
+            extensions: dict[str, object] = {"code": BAD_USER_INPUT}
+            if field:
+                extensions["field"] = field
+            self.report_error(
+                GraphQLError(
+                    f"{field}: {error.message}" if field else error.message,
+                    nodes=error.nodes or node,
+                    extensions=extensions,
+                )
+            )
+
+        validate_input_literal(
+            node, input_type, on_error, None, None, self.context.hide_suggestions
+        )
+        return SKIP
+
+
+def _field(path: list[str | int]) -> str:
+    """``["likes", 0, "addedAt"]`` -> ``likes[0].addedAt``, as variable errors name it."""
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else f".{key}"
+    return text.lstrip(".")
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:

@@ -8,8 +8,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -21,10 +23,12 @@ from resolvers.schema import SchemaOptions
 from server._gc import tune_for_serving
 from server.auth import JwtAuthenticator
 from server.body_limit import BodyLimitMiddleware
+from server.cors import cors_middleware
 from server.embedded import EmbeddedMongo
 from server.graphiql import GRAPHIQL_ASSETS_DIR
 from server.graphql_http import LibraryGraphQL
 from server.health import healthz, readyz
+from server.http_errors import http_exception_handler
 from server.limits import limit_extensions
 from server.logging import AccessLogMiddleware
 from server.metrics import GraphQLMetrics, HttpMetricsMiddleware, Metrics, SyncMetrics
@@ -85,7 +89,9 @@ def create_app(settings: Settings) -> Starlette:
     authenticator = JwtAuthenticator.from_settings(settings)
     graphql = LibraryGraphQL(schema, settings, authenticator=authenticator)
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/", _to_graphql),  # a newcomer's first URL: the IDE, or the endpoint
+        # Every method reaches the endpoint, which answers the others with a JSON 405.
+        Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
@@ -95,22 +101,23 @@ def create_app(settings: Settings) -> Starlette:
     if settings.metrics:
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     middleware = [
+        *cors_middleware(settings),  # outermost, so that every answer carries its headers
         Middleware(RequestIdMiddleware),
         Middleware(AccessLogMiddleware),
         Middleware(HttpMetricsMiddleware, metrics=metrics, routes=routes),
         Middleware(InFlightMiddleware, in_flight=in_flight),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(
+            BodyLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            read_seconds=settings.body_timeout_seconds,
+        ),
     ]
-    if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-request-id"],
-            )
-        )
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception_handler},
+    )
 
 
 def create_app_from_env() -> Starlette:
@@ -118,6 +125,10 @@ def create_app_from_env() -> Starlette:
     app = create_app(Settings.from_env())
     tune_for_serving()
     return app
+
+
+async def _to_graphql(request: Request) -> Response:
+    return RedirectResponse("/graphql", status_code=307)
 
 
 def _log_auth(settings: Settings) -> None:

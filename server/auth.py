@@ -8,6 +8,8 @@ is decided next to the resolvers (``resolvers.access``).
 from __future__ import annotations
 
 import logging
+import math
+import re
 
 import jwt
 from jwt.exceptions import InvalidSubjectError
@@ -34,6 +36,10 @@ _REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
     (jwt.InvalidSignatureError, "the token's signature does not verify"),
     (jwt.DecodeError, "the bearer token is not a well-formed JWT"),
 )
+_NUMERIC_CLAIMS = ("exp", "nbf", "iat")
+"""RFC 7519's NumericDate claims: JSON numbers. PyJWT would also take ``"1767225600"``."""
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+"""RFC 6749 section 3.3's ``scope-token``: printable ASCII except space, ``"`` and ``\\``."""
 
 
 class InvalidToken(Unauthenticated):
@@ -87,13 +93,14 @@ class JwtAuthenticator:
             raise InvalidToken(f"the token has no {error.claim!r} claim") from None
         except jwt.PyJWTError as error:
             raise InvalidToken(_reason(error)) from None
+        for name in _NUMERIC_CLAIMS:
+            if name in claims and not _is_numeric_date(claims[name]):
+                raise InvalidToken(f"the token's {name!r} claim must be a number (NumericDate)")
         subject = claims["sub"]
         scope = claims.get("scope", "")
         if not isinstance(subject, str) or not subject:
             raise InvalidToken("the token's 'sub' claim is empty")
-        if not isinstance(scope, str):
-            raise InvalidToken("the token's 'scope' claim must be a space-separated string")
-        return Caller(subject=subject, scopes=frozenset(scope.split()))
+        return Caller(subject=subject, scopes=_scopes(scope))
 
 
 def bearer_token(request: HTTPConnection) -> str:
@@ -119,6 +126,29 @@ def challenge(error: Unauthenticated) -> str:
     if isinstance(error, InvalidToken):
         value += ', error="invalid_token"'
     return value
+
+
+def _is_numeric_date(value: object) -> bool:
+    # bool is an int to Python, and JSON parsed by PyJWT may hold NaN or Infinity.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _scopes(scope: object) -> frozenset[str]:
+    """Split on the single space of RFC 6749 only.
+
+    Any other separator (a tab, a no-break space, a control character) is refused rather
+    than split on: ``"read\\u00a0library:sync"`` must not grant ``library:sync``.
+    """
+    if not isinstance(scope, str):
+        raise InvalidToken("the token's 'scope' claim must be a space-separated string")
+    tokens = [token for token in scope.split(" ") if token]
+    for token in tokens:
+        if not _SCOPE_TOKEN.fullmatch(token):
+            raise InvalidToken(
+                f"the token's 'scope' claim holds {token!r}: scopes are printable ASCII, "
+                "separated by single spaces (RFC 6749 section 3.3)"
+            )
+    return frozenset(tokens)
 
 
 def _reason(error: jwt.PyJWTError) -> str:

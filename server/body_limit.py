@@ -1,6 +1,13 @@
-"""Refuses request bodies over a size limit with 413, before they are buffered whole."""
+"""Bounds a request body's size (413) and the time taken to send it (408).
+
+The size is refused before the body is buffered whole. The time is a deadline for the
+whole body from when the request's headers are in: a client that promises a
+``Content-Length`` and sends less, or trickles it, holds a worker's task no longer.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -11,10 +18,15 @@ class _TooLarge(Exception):
     pass
 
 
+class _TooSlow(Exception):
+    pass
+
+
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, read_seconds: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.read_seconds = read_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -31,15 +43,24 @@ class BodyLimitMiddleware:
                 return
 
         received = 0
+        body_read = False
         started = False
+        deadline = asyncio.get_running_loop().time() + self.read_seconds
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_read
+            if body_read:  # what follows the body is only the client leaving: wait for it
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _TooSlow from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise _TooLarge
+                body_read = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -54,3 +75,12 @@ class BodyLimitMiddleware:
             # A chunked body without Content-Length: refused once it passes the limit.
             if not started:
                 await refuse(scope, receive, send)
+        except _TooSlow:
+            if not started:
+                # The rest of the body may still come: the connection cannot be reused.
+                await error_response(
+                    408,
+                    f"the request body did not arrive within {self.read_seconds:g}s",
+                    "REQUEST_TIMEOUT",
+                    headers={"Connection": "close"},
+                )(scope, receive, send)

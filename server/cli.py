@@ -1,19 +1,22 @@
 """``librarycache``: run the server, or export the schema.
 
-Flags mirror settings: each flag, when given, is passed to the server processes as
-its ``LIBRARYCACHE_*`` variable, so a worker builds the very same ``Settings``.
+Every setting is a flag of ``serve`` (derived from ``Settings`` by ``server._flags``):
+each flag, when given, is passed to the server processes as its variable, so a worker
+builds the very same ``Settings``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import ipaddress
 import logging
 import math
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -24,8 +27,9 @@ import uvicorn
 from pydantic import ValidationError
 
 from resolvers.schema import schema_sdl
+from server._flags import add_setting_flags, export_given_flags
 from server.embedded import EmbeddedMongo, EmbeddedMongoError
-from server.logging import configure_logging, log_config
+from server.logging import LogFormat, configure_logging, log_config
 from server.settings import Settings
 
 EXIT_OK = 0
@@ -52,16 +56,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="librarycache", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the GraphQL server")
-    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8000)")
-    serve.add_argument("--data-dir", help="embedded store's folder (default ./.librarycache)")
-    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve = sub.add_parser(
+        "serve",
+        help="run the GraphQL server",
+        description="Run the GraphQL server. Every setting is a flag and a variable.",
+    )
     serve.add_argument(
         "--insecure-open",
         action="store_true",
         help="allow listening beyond loopback with no JWT secret set (anyone may write)",
     )
+    add_setting_flags(serve)
 
     export = sub.add_parser("export-schema", help="write the sorted schema (SDL)")
     export.add_argument("output", nargs="?", default="schema.graphql", help="- for stdout")
@@ -87,15 +92,7 @@ def _export_schema(output: str, *, check: bool) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    flags = {
-        "host": args.host,
-        "port": args.port,
-        "data_dir": args.data_dir,
-        "workers": args.workers,
-    }
-    for name, value in flags.items():
-        if value is not None:
-            os.environ[f"LIBRARYCACHE_{name.upper()}"] = str(value)
+    export_given_flags(args)
     try:
         settings = Settings.from_env()
     except ValidationError as error:
@@ -107,7 +104,8 @@ def _serve(args: argparse.Namespace) -> int:
         )
         _complain(f"librarycache: invalid configuration:\n{problems}")
         return EXIT_CONFIG
-    configure_logging(settings.log_level, settings.log_format)
+    log_format = _log_format(settings)
+    configure_logging(settings.log_level, log_format)
 
     # The app itself logs that authentication is off, once per worker at start-up.
     if settings.jwt_secret is None and not _is_loopback(settings.host) and not args.insecure_open:
@@ -118,33 +116,58 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return EXIT_CONFIG
 
+    if busy := _port_in_use(settings.host, settings.port):
+        _complain(
+            f"librarycache: port {settings.port} on {settings.host} is in use ({busy}): "
+            "stop what holds it (another librarycache serve?) or pass --port"
+        )
+        return EXIT_CONFIG
+
+    _announce(settings)
     if settings.mongodb_uri is not None:
-        _run_uvicorn(settings)
+        _run_uvicorn(settings, log_format)
         return EXIT_OK
     # One embedded store for all workers: started here, handed to them as MONGODB_URI.
+    # uvicorn re-raises SIGTERM once it has shut down; with the default handler that would
+    # end this process before it stops the store it started. Installed before the store
+    # starts: a SIGTERM during its start unwinds through start(), which stops it.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     embedded = EmbeddedMongo(settings.data_dir)
     try:
-        uri = asyncio.run(embedded.start())
-    except EmbeddedMongoError as error:
-        _complain(f"librarycache: the embedded store did not start: {error}")
-        return EXIT_STORE
-    log.info("embedded store at %s, data in %s", uri, settings.data_dir.resolve())
-    os.environ["MONGODB_URI"] = uri
-    # uvicorn re-raises SIGTERM once it has shut down; with the default handler that
-    # would end this process before it stops the store it started.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
-        _run_uvicorn(settings)
+        try:
+            uri = asyncio.run(embedded.start())
+        except EmbeddedMongoError as error:
+            _complain(f"librarycache: the embedded store did not start: {error}")
+            return EXIT_STORE
+        log.info("embedded store at %s, data in %s", uri, settings.data_dir.resolve())
+        os.environ["MONGODB_URI"] = uri
+        _run_uvicorn(settings, log_format)
     finally:
-        asyncio.run(embedded.stop())
+        _stop_store(embedded)
     return EXIT_OK
+
+
+def _stop_store(embedded: EmbeddedMongo) -> None:
+    """Stop the store whatever signals follow: a second SIGTERM or Ctrl-C arriving here
+    would otherwise end this process before the store got its own SIGTERM, leaving it
+    running (and holding its data dir) until the next start reclaims it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    asyncio.run(embedded.stop())
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _run_uvicorn(settings: Settings) -> None:
+def _announce(settings: Settings) -> None:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    where = f"http://{host}:{settings.port}/graphql"
+    ide = " (GraphiQL: open it in a browser)" if settings.graphiql_enabled else ""
+    log.info("serving GraphQL at %s%s", where, ide, extra={"url": where})
+
+
+def _run_uvicorn(settings: Settings, log_format: LogFormat) -> None:
     with _metrics_dir(settings):
         uvicorn.run(
             "server.app:create_app_from_env",
@@ -153,10 +176,14 @@ def _run_uvicorn(settings: Settings) -> None:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level,
-            log_config=log_config(settings.log_level, settings.log_format),
+            log_config=log_config(settings.log_level, log_format),
             access_log=False,  # server.logging.AccessLogMiddleware writes one with the duration
             proxy_headers=True,
             server_header=False,
+            # HTTP limits: see server.http_protocol for those uvicorn lacks.
+            http="server.http_protocol:LimitedHttpToolsProtocol",
+            limit_concurrency=settings.max_connections,
+            timeout_keep_alive=settings.keep_alive_seconds,
             timeout_graceful_shutdown=math.ceil(settings.sync_timeout_seconds)
             + _SHUTDOWN_MARGIN_SECONDS,
         )
@@ -181,6 +208,33 @@ def _metrics_dir(settings: Settings) -> Iterator[None]:
     finally:
         if made:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _log_format(settings: Settings) -> LogFormat:
+    """As set; unset, readable lines for a person at a terminal and JSON for collectors."""
+    if settings.log_format is not None:
+        return settings.log_format
+    return "text" if sys.stderr.isatty() else "json"
+
+
+def _port_in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, checked before anything is started.
+
+    uvicorn would find out only after the embedded store started, and say so in a log
+    line; binding here (as uvicorn will, with SO_REUSEADDR) gives a plain message.
+    """
+    if port == 0:
+        return None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return "address already in use"
+            return None  # not ours to judge here: uvicorn reports it
+    return None
 
 
 def _complain(message: str) -> None:

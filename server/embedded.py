@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import logging
 import os
 import shutil
 import signal
@@ -23,10 +24,15 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-_STOP_GRACE_SECONDS = 10.0
+_STOP_GRACE_SECONDS = 30.0
+_RESEND_SECONDS = 2.0
+"""How long one SIGTERM is given before another is sent (see ``EmbeddedMongo._terminate``)."""
 _POLL_SECONDS = 0.05
 _LOG_TAIL_CHARS = 2000
 _PORT_ATTEMPTS = 3
+
+
+log = logging.getLogger("librarycache.embedded")
 
 
 class EmbeddedMongoError(RuntimeError):
@@ -110,17 +116,39 @@ class EmbeddedMongo:
         if proc is None:
             return
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(_STOP_GRACE_SECONDS):
-                    await _wait_exit(proc)
-            except TimeoutError:
-                proc.kill()
-                await _wait_exit(proc)
+            await self._terminate(proc)
         # nx-27017 removes its pid file on SIGTERM; after a SIGKILL it would be left behind.
         if _read_pid(self.pid_path) == proc.pid:
             self.pid_path.unlink(missing_ok=True)
         self._proc = None
+
+    async def _terminate(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGTERM, repeated until it takes: one can be lost or slow to take effect.
+
+        nx-27017 turns SIGTERM into ``sys.exit`` in its event loop, and then waits for the
+        commands running in its executor threads. Measured: a SIGTERM that lands while
+        clients are busy can take 30 s to end it, or none; a second one ends the wait at
+        once (SQLite's journal keeps an unfinished write out, as after any crash). Only
+        a server that outlives every SIGTERM is killed, with a warning.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _STOP_GRACE_SECONDS
+        sent = 0
+        while proc.poll() is None and loop.time() < deadline:
+            proc.send_signal(signal.SIGTERM)
+            sent += 1
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_RESEND_SECONDS):
+                    await _wait_exit(proc)
+        if sent > 1:
+            log.info("the embedded store stopped after %d SIGTERMs", sent)
+        if proc.poll() is None:
+            log.warning(
+                "the embedded store did not stop within %gs of SIGTERM: killed",
+                _STOP_GRACE_SECONDS,
+            )
+            proc.kill()
+            await _wait_exit(proc)
 
     async def __aenter__(self) -> str:
         return await self.start()

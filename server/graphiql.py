@@ -11,8 +11,9 @@ Wiring (in the app)::
     #     graphiql_html("/graphiql-assets"), headers={"Content-Security-Policy": GRAPHIQL_CSP})
 
 The bundle renders GraphiQL into ``#graphiql`` and POSTs queries to ``window.location.pathname``
-(so to ``/graphql`` itself). Headers stored in the browser's localStorage under
-``librarycache.graphiql.headers`` (a JSON object) are put in the headers editor on load.
+(so to ``/graphql`` itself). The headers typed in its Headers tab are kept in the browser's
+localStorage under ``librarycache.graphiql.headers`` (a JSON object), put back on load, and
+the schema is fetched again whenever they change.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ _PAGE: Final[str] = """<!doctype html>
     </style>
   </head>
   <body>
-    <div id="graphiql">Loading GraphiQL&hellip;</div>
+    <div id="graphiql" data-auth="{auth}">Loading GraphiQL&hellip;</div>
     <noscript>GraphiQL needs JavaScript. The API itself is at this URL (POST).</noscript>
     <script src="{assets}/graphiql.js" defer></script>
   </body>
@@ -68,10 +69,15 @@ _PAGE: Final[str] = """<!doctype html>
 """
 
 
-def graphiql_html(assets_path: str) -> str:
+def graphiql_html(assets_path: str, *, bearer_required: bool = False) -> str:
     """Return the GraphiQL HTML page, loading its assets from ``assets_path``.
 
     ``assets_path`` is the URL path (or URL) where ``GRAPHIQL_ASSETS_DIR`` is served, such as
-    ``"/graphiql-assets"``; a trailing slash is ignored.
+    ``"/graphiql-assets"``; a trailing slash is ignored. With ``bearer_required`` the page
+    fetches the schema only once an ``Authorization: Bearer`` header is in its Headers tab,
+    instead of showing the 401 of an introspection sent without one.
     """
-    return _PAGE.format(assets=escape(assets_path.rstrip("/"), quote=True))
+    return _PAGE.format(
+        assets=escape(assets_path.rstrip("/"), quote=True),
+        auth="bearer" if bearer_required else "none",
+    )

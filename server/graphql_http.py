@@ -31,6 +31,7 @@ from resolvers import RequestContext
 from resolvers.access import OPEN, Caller, Unauthenticated
 from server._json import dumps
 from server.auth import JwtAuthenticator, bearer_token, challenge, refusal
+from server.cost import COST_LIMIT_EXCEEDED, Budget, request_budget
 from server.graphiql import GRAPHIQL_CSP, graphiql_html
 from server.graphql_ws import SUBPROTOCOL, Refused, TextFrames, TransportWSHandler, refuse
 from server.http_errors import error_response
@@ -38,7 +39,7 @@ from server.negotiation import GRAPHQL_RESPONSE, response_media_type
 from server.settings import Settings
 
 _REQUEST_ERROR_CODES = frozenset(
-    {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
+    {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT", COST_LIMIT_EXCEEDED}
 )
 _SERVICE_UNAVAILABLE = StoreUnavailable.code
 _HTTP_OPERATIONS = {
@@ -109,8 +110,9 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
 
     def _caller(self, request: Request) -> Caller:
         """Runs before the body is read: a refused request costs no parsing at all."""
-        if self.graphql_ide and self.should_render_graphql_ide(self.request_adapter_class(request)):
+        if self.should_render_graphql_ide(self.request_adapter_class(request)):
             # The IDE page is static; the operations it then sends carry their own token.
+            # With no IDE (production), Strawberry answers the browser 404, token or not.
             return Caller()
         if self._authenticator is None:
             return OPEN
@@ -158,7 +160,10 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(
-            graphiql_html("/graphiql-assets"), headers={"Content-Security-Policy": GRAPHIQL_CSP}
+            graphiql_html(
+                "/graphiql-assets", bearer_required=self._settings.jwt_secret is not None
+            ),
+            headers={"Content-Security-Policy": GRAPHIQL_CSP},
         )
 
     async def parse_http_body(
@@ -177,6 +182,14 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
             # Strawberry would call .get() on it: a 500.
             raise HTTPException(400, "the body must be a JSON object, or an array of them")
         return parsed
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        # One budget for the request: the operations of a batch share it (server.cost).
+        token = request_budget.set(Budget(self._settings.max_cost))
+        try:
+            return await super().execute_operation(*args, **kwargs)
+        finally:
+            request_budget.reset(token)
 
     async def execute_single(
         self,

@@ -1,7 +1,9 @@
 """Abuse limits on every GraphQL operation: size, shape and time, built once per schema.
 
-Tokens bound the parse, depth and aliases bound the validated shape (and, in production,
-introspection is refused there too), and a timeout bounds execution. ``max_page_size`` is
+Characters and tokens bound the parse (comments and string literals are one token or
+none, so only the length bounds the lexer's work on them), depth and aliases bound the
+validated shape (and, in production, introspection is refused there too), and a timeout
+bounds execution. ``max_page_size`` is
 checked by the resolvers, the body size by ``server.body_limit``, batching by the schema.
 
 The validation rules are classes created here, once per app. Strawberry's
@@ -30,11 +32,13 @@ from strawberry.extensions import (
 )
 from strawberry.types.graphql import OperationType
 
+from server.cost import CostLimit, stored_counts
 from server.settings import Settings
 
 log = logging.getLogger("librarycache.limits")
 
 TIMEOUT = "TIMEOUT"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -43,13 +47,17 @@ def limit_extensions(settings: Settings) -> tuple[ExtensionFactory, ...]:
     """Per-request extensions for ``SchemaOptions.extensions``, in the order they must run."""
     rules = validation_rules(settings)
     max_tokens = settings.max_tokens
+    max_chars = settings.max_document_chars
+    max_cost = settings.max_cost
     query_seconds = settings.request_timeout_seconds
     mutation_seconds = settings.sync_timeout_seconds
     return (
+        lambda: DocumentSizeLimit(max_chars),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         _ParserCache,
         lambda: AddValidationRules(rules),
         ValidationCache,
+        lambda: CostLimit(max_cost, stored_counts),
         lambda: ExecutionTimeout(query_seconds=query_seconds, mutation_seconds=mutation_seconds),
     )
 
@@ -64,6 +72,30 @@ def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
         # ``__typename`` stays allowed; ``__schema`` and ``__type`` are refused.
         rules.append(NoSchemaIntrospectionCustomRule)
     return rules
+
+
+class DocumentSizeLimit(SchemaExtension):
+    """Refuses a document longer than ``max_chars`` before anything reads it.
+
+    The token limit stops the parser at the N-th token, but a comment is no token and a
+    string literal is one: a 30 MiB comment would hold the event loop in the lexer for
+    seconds. Measuring the string is constant time, and it runs before the parser cache
+    would hash the whole document.
+    """
+
+    def __init__(self, max_chars: int) -> None:
+        self._max_chars = max_chars
+
+    def on_parse(self) -> Iterator[None]:
+        size = len(self.execution_context.query or "")
+        if size > self._max_chars:
+            # Raised from a hook, the error reaches the client as it is: it carries its code.
+            raise GraphQLError(
+                f"the document is {size} characters long; the limit is {self._max_chars} "
+                "(LIBRARYCACHE_MAX_DOCUMENT_CHARS): send the data as variables",
+                extensions={"code": PARSE_FAILED},
+            )
+        yield
 
 
 class _ParserCache(ParserCache):
@@ -115,8 +147,15 @@ class ExecutionTimeout(SchemaExtension):
             )
             # An error raised from a hook becomes the result's only error as it is, past
             # ``ErrorCodes``: so it carries its own code.
+            advice = (
+                # A sync cannot be made smaller, but cancelled before its commit it left the
+                # previous snapshot in place and freed its lease.
+                "nothing it wrote is visible unless lastSync shows its version; retry it"
+                if mutation
+                else "ask for less (a smaller `first`), or retry later"
+            )
             raise GraphQLError(
                 f"the operation ran past its time limit of {seconds:g}s and was cancelled; "
-                "ask for less (a smaller `first`), or retry later",
+                + advice,
                 extensions={"code": TIMEOUT, "requestId": request_id},
             ) from None

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.http_errors import error_response
@@ -167,6 +168,9 @@ class AccessLogMiddleware:
         outcome = "answered"
         try:
             await self.app(scope, receive, send_noting_status)
+        except ClientDisconnect:
+            # The client left while its body was read: nobody to answer, and no bug.
+            outcome = "client left"
         except Exception:
             request_id = scope.get("state", {}).get("request_id", "-")
             access_log.exception("unhandled error", extra={"requestId": request_id})

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+import sys
+import typing
+from pathlib import Path
+
 import pytest
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
 
 from server import cli
+from server._flags import flags
 from server.settings import Settings
+from tests.serve_process import free_port
 
 ANY_INTERFACE = "0.0.0.0"  # noqa: S104 - the address under test; nothing binds to it here
 
@@ -17,10 +27,11 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     ``serve`` writes its flags to the environment for its workers; setting each variable
     here first makes the monkeypatch restore them.
     """
-    for name in ("HOST", "PORT", "DATA_DIR", "WORKERS", "JWT_SECRET"):
-        monkeypatch.setenv(f"LIBRARYCACHE_{name}", "")
-        monkeypatch.delenv(f"LIBRARYCACHE_{name}")
+    for flag in flags():
+        monkeypatch.setenv(flag.variable, "")
+        monkeypatch.delenv(flag.variable)
     monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:9")  # no embedded store started
+    monkeypatch.setenv("LIBRARYCACHE_PORT", str(free_port()))  # 8000 may be someone's
     # The process-wide logging setup would outlive the test (and hide records from caplog).
     monkeypatch.setattr(cli, "configure_logging", lambda *args: None)
     return monkeypatch
@@ -30,7 +41,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def uvicorn_runs(env: pytest.MonkeyPatch) -> list[Settings]:
     """Records the settings ``serve`` would start uvicorn with, instead of starting it."""
     runs: list[Settings] = []
-    env.setattr(cli, "_run_uvicorn", runs.append)
+    env.setattr(cli, "_run_uvicorn", lambda settings, _log_format: runs.append(settings))
     return runs
 
 
@@ -148,3 +159,126 @@ def test_production_turns_graphiql_and_introspection_off_by_default(
     assert not settings.graphiql_enabled
     assert not settings.introspection_enabled
     assert Settings.from_env().cors_origins == []
+
+
+@pytest.mark.parametrize("secret", ["", "   "])
+def test_an_empty_secret_is_refused_at_start_up(
+    uvicorn_runs: list[Settings],
+    env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    secret: str,
+) -> None:
+    """Set but empty is neither "auth on" nor "auth off": the operator is told to choose."""
+    env.setenv("LIBRARYCACHE_JWT_SECRET", secret)
+
+    assert cli.main(["serve"]) == cli.EXIT_CONFIG
+    assert "LIBRARYCACHE_JWT_SECRET is set but empty" in capsys.readouterr().err
+    assert uvicorn_runs == []
+
+
+# ------------------------------------------------------------------ every setting is a flag
+
+
+def _sample(name: str, field: FieldInfo, tmp_path: Path) -> tuple[list[str], object]:
+    """Arguments giving the setting a value other than its default, and that value."""
+    special: dict[str, tuple[str, object]] = {
+        "mongodb_uri": ("mongodb://127.0.0.1:9/", "mongodb://127.0.0.1:9/"),
+        "host": ("localhost", "localhost"),
+        "port": (str(port := free_port()), port),
+        "jwt_secret": ("s" * 40, "s" * 40),
+    }
+    flag = "--" + name.replace("_", "-")
+    if name in special:
+        text, value = special[name]
+        return [flag, text], value
+    default = field.get_default(call_default_factory=True)
+    kinds = typing.get_args(field.annotation) or (field.annotation,)
+    if bool in kinds:
+        return ([f"--no-{flag[2:]}"], False) if default in (True, None) else ([flag], True)
+    if Path in kinds:
+        return [flag, str(tmp_path / name)], tmp_path / name
+    if isinstance(default, int | float):
+        value = default * 2 if default else 1
+        return [flag, str(value)], value
+    if isinstance(default, list):
+        return [flag, "a,b"], ["a", "b"]
+    literal = [
+        choice
+        for kind in kinds
+        for choice in (typing.get_args(kind) or (kind,))
+        if isinstance(choice, str) and choice != default
+    ]
+    if literal:
+        return [flag, literal[0]], literal[0]
+    return [flag, "a-value"], "a-value"
+
+
+@pytest.mark.parametrize("name", list(Settings.model_fields))
+def test_every_setting_is_a_flag(uvicorn_runs: list[Settings], tmp_path: Path, name: str) -> None:
+    field = Settings.model_fields[name]
+    arguments, expected = _sample(name, field, tmp_path)
+
+    assert cli.main(["serve", *arguments]) == cli.EXIT_OK
+
+    (settings,) = uvicorn_runs
+    value = getattr(settings, name)
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    assert value == expected
+    assert expected != field.get_default(call_default_factory=True)
+
+
+def test_help_lists_every_setting_with_its_variable_and_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+
+    for flag in flags():
+        assert flag.option in text
+        assert flag.variable in text
+    assert "[LIBRARYCACHE_MAX_DEPTH; default: 12]" in text
+    assert "[MONGODB_URI; default: unset]" in text
+
+
+def test_a_busy_port_is_a_plain_message_and_exit_2(
+    uvicorn_runs: list[Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+
+        code = cli.main(["serve", "--port", str(port)])
+
+    assert code == cli.EXIT_CONFIG
+    assert capsys.readouterr().err == (
+        f"librarycache: port {port} on 127.0.0.1 is in use (address already in use): "
+        "stop what holds it (another librarycache serve?) or pass --port\n"
+    )
+    assert uvicorn_runs == []
+
+
+def test_the_start_up_line_gives_the_graphql_url(
+    uvicorn_runs: list[Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="librarycache")
+    port = free_port()
+
+    assert cli.main(["serve", "--port", str(port)]) == cli.EXIT_OK
+
+    assert f"serving GraphQL at http://127.0.0.1:{port}/graphql (GraphiQL" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("setting", "tty", "expected"),
+    [(None, True, "text"), (None, False, "json"), ("json", True, "json"), ("text", False, "text")],
+)
+def test_logs_are_text_on_a_terminal_and_json_otherwise_unless_set(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, tty: bool, expected: str
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
+    settings = Settings.model_validate({"log_format": setting})
+
+    assert cli._log_format(settings) == expected

@@ -199,3 +199,37 @@ def test_a_server_left_by_a_killed_owner_is_reclaimed(tmp_path: Path) -> None:
         asyncio.run(server.stop())
     # Reparented away from us, it may linger as a zombie until init reaps it.
     assert not pid_alive(orphan_pid)
+
+
+_DEAF_ONCE = """
+import signal, sys, time
+heard = []
+def on_term(signum, frame):
+    heard.append(signum)
+    if len(heard) > 1:
+        sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def _deaf_once() -> subprocess.Popen[bytes]:
+    deaf = subprocess.Popen([sys.executable, "-c", _DEAF_ONCE], stdout=subprocess.PIPE)
+    assert deaf.stdout is not None
+    assert deaf.stdout.readline() == b"ready\n"
+    return deaf
+
+
+async def test_stop_sends_sigterm_again_when_one_does_not_take(tmp_path: Path) -> None:
+    """A server that lets one SIGTERM pass still stops cleanly, and is not killed."""
+    server = EmbeddedMongo(tmp_path)
+    deaf = _deaf_once()
+    server._proc = deaf  # the child stop() manages; a stand-in that ignores one SIGTERM
+
+    await server.stop()
+
+    assert deaf.returncode == 0  # its own clean exit, not SIGKILL (-9)
+    assert deaf.stdout is not None
+    deaf.stdout.close()

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import httpx
 
+from persistence.errors import LibraryCacheError
+from resolvers import errors
+from resolvers.access import Forbidden, Unauthenticated
+from server import limits
 from server.app import create_app
+from server.cost import COST_LIMIT_EXCEEDED
+from server.http_errors import _CODE_BY_STATUS
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,7 +21,9 @@ README = (ROOT / "README.md").read_text()
 
 
 def _documented_variables() -> set[str]:
-    return set(re.findall(r"^\| `([A-Z_]+)` \|", README, flags=re.MULTILINE))
+    # Only the variables: the error table's rows start with a code in the same way.
+    names = re.findall(r"^\| `([A-Z_]+)` \|", README, flags=re.MULTILINE)
+    return {name for name in names if name.startswith("LIBRARYCACHE_") or name == "MONGODB_URI"}
 
 
 def test_every_setting_is_in_the_configuration_table() -> None:
@@ -55,3 +63,26 @@ async def test_graphiql_examples_run(wire_uri: str, db_name: str) -> None:
             library = '{ library(userId: "user:alice") { id } }'
             body = (await client.post("/graphql", json={"query": library})).json()
             assert f'node(id: "{body["data"]["library"]["id"]}")' in README
+
+
+def _subclasses(kind: type) -> list[type]:
+    return [kind, *(s for sub in kind.__subclasses__() for s in _subclasses(sub))]
+
+
+def test_the_error_table_lists_every_code_the_server_gives() -> None:
+    produced = {
+        *(error.code for error in _subclasses(LibraryCacheError)),
+        Unauthenticated.code,
+        Forbidden.code,
+        *_CODE_BY_STATUS.values(),
+        errors.PARSE_FAILED,
+        errors.VALIDATION_FAILED,
+        errors.BAD_USER_INPUT,
+        errors.INTERNAL,
+        limits.TIMEOUT,
+        COST_LIMIT_EXCEEDED,
+    }
+    table = README.split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE))
+
+    assert documented == produced

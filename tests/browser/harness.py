@@ -23,6 +23,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -125,6 +127,42 @@ async def run_graphiql(
     Raises ``ForeignRequestError`` if the page tried to reach another host:port (such requests
     are aborted), ``GraphiQLPageError`` if GraphiQL did not render or answer in time.
     """
+    run = GraphiQLRun(result="")
+    failure: BaseException | None = None
+    try:
+        async with graphiql_page(
+            url, run, headers, timeout_s=timeout_s, init_script=init_script, strip_csp=strip_csp
+        ) as page:
+            run.result = await _run_query(page, query, timeout_s * 1000)
+            if screenshot is not None:
+                await page.screenshot(path=str(screenshot))
+    except (GraphiQLPageError, PlaywrightError) as exc:
+        failure = exc
+
+    # A foreign request is the worse finding, and often the reason the page broke.
+    if run.foreign:
+        raise ForeignRequestError(
+            f"the page at {url} tried to reach other hosts: {sorted(set(run.foreign))}"
+        ) from failure
+    if failure is not None:
+        raise failure
+    if run.page_errors:
+        raise GraphiQLPageError(f"uncaught errors on the page: {run.page_errors}")
+    return run
+
+
+@asynccontextmanager
+async def graphiql_page(
+    url: str,
+    run: GraphiQLRun,
+    headers: dict[str, str] | None = None,
+    *,
+    timeout_s: float = 30.0,
+    init_script: str | None = None,
+    strip_csp: bool = False,
+) -> AsyncIterator[Page]:
+    """The GraphiQL page at ``url``, loaded, in a fresh Chromium profile; ``run`` records
+    every request, foreign attempt, page error and console error (see ``run_graphiql``)."""
     executable = chromium_path()
     if executable is None:
         raise GraphiQLPageError("no Chromium found: apt-get install -y chromium")
@@ -132,7 +170,6 @@ async def run_graphiql(
     if own_scheme not in ("http", "https"):
         raise ValueError(f"not an http(s) URL: {url!r}")
     timeout_ms = timeout_s * 1000
-    run = GraphiQLRun(result="")
 
     def allowed(request_url: str) -> bool:
         scheme, host = _origin(request_url)
@@ -168,7 +205,6 @@ async def run_graphiql(
         if not allowed(websocket.url):
             run.foreign.append(websocket.url)
 
-    failure: BaseException | None = None
     with tempfile.TemporaryDirectory(prefix="librarycache-chromium-") as user_data_dir:
         async with async_playwright() as playwright:
             context = await playwright.chromium.launch_persistent_context(
@@ -198,24 +234,14 @@ async def run_graphiql(
                 if response is None or not response.ok:
                     status = None if response is None else response.status
                     raise GraphiQLPageError(f"GET {url} answered {status}")
-                run.result = await _run_query(page, query, timeout_ms)
-                if screenshot is not None:
-                    await page.screenshot(path=str(screenshot))
-            except (GraphiQLPageError, PlaywrightError) as exc:
-                failure = exc
+                yield page
             finally:
                 await context.close()
 
-    # A foreign request is the worse finding, and often the reason the page broke.
-    if run.foreign:
-        raise ForeignRequestError(
-            f"the page at {url} tried to reach other hosts: {sorted(set(run.foreign))}"
-        ) from failure
-    if failure is not None:
-        raise failure
-    if run.page_errors:
-        raise GraphiQLPageError(f"uncaught errors on the page: {run.page_errors}")
-    return run
+
+async def run_query(page: Page, query: str, timeout_ms: float = 30_000) -> str:
+    """Type ``query`` in the page's query editor, run it, return the result pane's text."""
+    return await _run_query(page, query, timeout_ms)
 
 
 async def _run_query(page: Page, query: str, timeout_ms: float) -> str:

@@ -22,9 +22,13 @@ import jwt
 import pytest
 
 from tests.browser.harness import (
+    HEADERS_STORAGE_KEY,
     ForeignRequestError,
+    GraphiQLRun,
     chromium_path,
+    graphiql_page,
     run_graphiql,
+    run_query,
 )
 from tests.factories import make_library
 from tests.serve_process import serve
@@ -136,3 +140,50 @@ async def test_a_request_to_another_origin_is_caught(
             init_script=LEAK,
             strip_csp=strip_csp,
         )
+
+
+HEADERS_EDITOR = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror"
+SETTLED_MS = 1500
+"""Longer than the page waits (400 ms) before it saves the headers and fetches the schema."""
+
+
+async def test_with_auth_on_the_page_asks_for_a_token_and_keeps_it(served: Served) -> None:
+    """No 401 on load; headers typed in the tab are saved, refetch the schema, survive a reload."""
+    run = GraphiQLRun(result="")
+    token = bearer(ALICE)["Authorization"]
+    async with graphiql_page(served.graphql, run) as page:
+        editor = page.locator(HEADERS_EDITOR).first
+        await editor.wait_for(state="visible")  # the Headers tab is open, with a hint
+        assert "Bearer" in await editor.evaluate("el => el.CodeMirror.getValue()")
+        await page.wait_for_timeout(SETTLED_MS)
+        before = run.graphql_posts()
+        page_text = await page.locator("body").inner_text()
+
+        await editor.evaluate(
+            "(el, text) => el.CodeMirror.setValue(text)",
+            json.dumps({"Authorization": token}),
+        )
+        await page.wait_for_function(
+            "key => window.localStorage.getItem(key) !== null", arg=HEADERS_STORAGE_KEY
+        )
+        await page.wait_for_timeout(SETTLED_MS)
+        introspected = run.graphql_posts()
+
+        await page.reload(wait_until="load")
+        result = await run_query(page, LIKED)
+        stored = await page.evaluate("key => window.localStorage.getItem(key)", HEADERS_STORAGE_KEY)
+
+    # Nothing was sent without a token, so nothing failed.
+    assert before == []
+    assert "UNAUTHENTICATED" not in page_text
+    assert "Error fetching schema" not in page_text
+    # Typing the header fetched the schema, with it.
+    assert len(introspected) >= 1
+    assert all(p.headers.get("authorization") == token for p in introspected)
+    # After a reload the header is still there and used.
+    assert json.loads(stored) == {"Authorization": token}
+    assert json.loads(result) == {"data": {"liked": {"trackIds": served.liked}}}
+    assert all(p.headers.get("authorization") == token for p in run.graphql_posts())
+    assert not run.page_errors
+    assert not run.console_errors
+    assert not run.foreign

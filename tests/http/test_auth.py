@@ -366,3 +366,27 @@ def test_malformed_claims_are_refused(claims: dict[str, Any], message: str) -> N
 
     assert str(refused.value) == message
     assert isinstance(refused.value, Unauthenticated)
+
+
+@pytest.mark.parametrize("separator", ["\u00a0", "\t", "\u2003", "\x1f", "\n", "\u3000"], ids=repr)
+def test_scopes_split_on_the_single_space_of_rfc_6749_only(separator: str) -> None:
+    """Another whitespace between two scopes does not grant the second one: refused."""
+    with pytest.raises(InvalidToken) as refused:
+        authenticator.verify(token(BOB, scope=f"read{separator}library:sync"))
+
+    assert "separated by single spaces (RFC 6749 section 3.3)" in str(refused.value)
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", ["4102444800", "soon", True, None, [4102444800]], ids=repr)
+def test_date_claims_must_be_numbers(claim: str, value: object) -> None:
+    payload = {"sub": ALICE, "aud": AUDIENCE, "iss": ISSUER, "exp": int(time.time()) + 60}
+    with pytest.raises(InvalidToken):
+        authenticator.verify(jwt.encode(payload | {claim: value}, SECRET, algorithm="HS256"))
+
+
+def test_numeric_date_claims_are_accepted_as_json_numbers() -> None:
+    now = time.time()
+    payload = {"sub": ALICE, "aud": AUDIENCE, "iss": ISSUER, "exp": now + 60.5, "iat": int(now)}
+
+    assert authenticator.verify(jwt.encode(payload, SECRET, algorithm="HS256")).subject == ALICE

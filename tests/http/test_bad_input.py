@@ -8,6 +8,7 @@ the size limit) get an HTTP error status.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -493,3 +494,49 @@ async def test_an_internal_error_is_masked_logged_under_its_request_id_and_survi
     monkeypatch.undo()
     again = await post(app_client, query)
     assert again == {"data": {"lastSync": {"version": 1, "kind": "INGEST"}}}
+
+
+# ----------------------------------------------------------- literals and variables alike
+
+
+def _literal(value: Any) -> str:
+    """A Python value as a GraphQL input literal."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_literal, value)) + "]"
+    return json.dumps(value)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("likes.0.addedAt", "yesterday", "likes[0].addedAt"),
+        ("plays.1.lastPlayedAt", 12, "plays[1].lastPlayedAt"),
+        ("tracks.0.durationMs", "long", "tracks[0].durationMs"),
+    ],
+)
+@pytest.mark.parametrize("form", ["variable", "inline literal"])
+async def test_a_bad_literal_is_refused_like_the_same_bad_variable(
+    app_client: httpx.AsyncClient,
+    stored: dict[str, Any],
+    path: str,
+    value: Any,
+    field: str,
+    form: str,
+) -> None:
+    payload = _valid_change()
+    _set(path, value)(payload)
+    if form == "variable":
+        body = {"query": SYNC, "variables": {"input": payload}}
+    else:
+        body = {"query": f"mutation {{ sync(input: {_literal(payload)}) {{ version }} }}"}
+
+    response = await app_client.post(
+        "/graphql", json=body, headers={"accept": "application/graphql-response+json"}
+    )
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": BAD, "field": field}
+    assert await _state(app_client) == stored

@@ -107,3 +107,28 @@ async def test_malformed_requests_get_json_errors(
     error = response.json()["errors"][0]
     assert error["message"]
     assert error["extensions"]["code"] in {"BAD_REQUEST", "UNSUPPORTED_MEDIA_TYPE"}
+
+
+async def test_the_root_redirects_to_graphql(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.get("/", headers={"accept": "text/html"})
+
+    assert response.status_code == 307
+    assert response.headers["location"] == "/graphql"
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+async def test_other_methods_get_a_json_405(app_client: httpx.AsyncClient, method: str) -> None:
+    response = await app_client.request(method, "/graphql", json={"query": "{ __typename }"})
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["errors"][0]["extensions"] == {"code": "METHOD_NOT_ALLOWED"}
+
+
+async def test_an_unknown_path_gets_a_json_404(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.get("/graphq")
+
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert "the GraphQL endpoint is /graphql" in response.json()["errors"][0]["message"]

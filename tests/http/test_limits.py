@@ -140,6 +140,33 @@ async def test_a_huge_token_count_is_refused_at_parse(client: httpx.AsyncClient)
     assert "more than 2000 tokens" in messages(response.json())
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        "#" + "x" * (30 * 1024 * 1024) + "\n{ __typename }",
+        '{ track(trackId: "' + "x" * (30 * 1024 * 1024) + '") { title } }',
+    ],
+    ids=["30 MiB comment", "30 MiB string literal"],
+)
+async def test_a_huge_document_is_refused_by_its_length_before_parsing(
+    client: httpx.AsyncClient, document: str
+) -> None:
+    """Comments and string literals are no tokens or one: the length bounds them."""
+
+    async def send() -> httpx.Response:
+        return await client.post(
+            "/graphql",
+            json={"query": document},
+            headers={"Accept": "application/graphql-response+json"},
+        )
+
+    response = await refused_alongside_a_served_request(client, send)
+
+    assert response.status_code == 400
+    assert codes(response.json()) == {"GRAPHQL_PARSE_FAILED"}
+    assert "characters long; the limit is 100000" in messages(response.json())
+
+
 async def test_a_huge_body_is_refused(make_settings: MakeSettings) -> None:
     padding = "#" + "x" * 4096 + "\n"
     async with serving(make_settings(max_body_bytes=1024)) as (_, client):
@@ -223,6 +250,7 @@ async def test_a_slow_query_is_cancelled_with_timeout(
     assert body["data"] is None
     assert codes(body) == {"TIMEOUT"}
     assert "time limit of 0.3s" in messages(body)
+    assert "a smaller `first`" in messages(body)
     assert cancelled.is_set()
     assert after.json() == {"data": {"liked": {"totalCount": 3}}}
 
@@ -287,6 +315,8 @@ async def test_a_sync_cancelled_mid_write_leaves_the_last_snapshot_and_frees_the
 
     assert stalled.is_set()
     assert codes(timed_out.json()) == {"TIMEOUT"}
+    assert "lastSync" in messages(timed_out.json())
+    assert "first" not in messages(timed_out.json())  # a sync has no page to make smaller
     assert during.json() == {"data": {"liked": {"totalCount": 3}}}
     # Not CONFLICT: the cancelled sync released its lease on the way out.
     assert retried.json()["data"]["sync"]["likesRemoved"] == 2
@@ -329,6 +359,19 @@ async def test_production_serves_no_graphiql(production: httpx.AsyncClient) -> N
     assert assets.status_code == 404
 
 
+async def test_production_with_auth_gives_a_browser_the_json_404(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings(env="production", jwt_secret="s" * 40)
+    async with serving(settings) as (_, client):
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+        operation = await client.get("/graphql", params={"query": "{ __typename }"})
+
+    assert page.status_code == 404
+    assert codes(page.json()) == {"NOT_FOUND"}
+    assert operation.status_code == 401  # anything that would run still needs a token
+
+
 MISSPELLED = {
     "field": '{ trak(trackId: "track:0") { title } }',
     "argument": '{ track(trakId: "track:0") { title } }',
@@ -348,7 +391,11 @@ async def test_production_suggests_no_names(
     response = await graphql(production, MISSPELLED[mistake])
 
     assert "Did you mean" in messages(development.json())
-    assert codes(response.json()) == {"GRAPHQL_VALIDATION_FAILED"}
+    # A bad input value is the caller's input, inline as in a variable.
+    bad_input = mistake == "input field"
+    assert codes(response.json()) == {
+        "BAD_USER_INPUT" if bad_input else "GRAPHQL_VALIDATION_FAILED"
+    }
     assert "Did you mean" not in messages(response.json())
 
 
@@ -400,6 +447,81 @@ async def test_cors_allows_the_configured_origins_only(make_settings: MakeSettin
     assert other.status_code == 400
     assert "access-control-allow-origin" not in other.headers
     assert simple.headers["access-control-allow-origin"] == "https://app.example"
+
+
+APP = "https://app.example"
+
+
+@pytest.mark.parametrize(
+    "header", ["apollo-require-preflight", "traceparent", "x-apollo-operation-name"]
+)
+async def test_cors_preflight_allows_common_client_headers_by_default(
+    make_settings: MakeSettings, header: str
+) -> None:
+    async with serving(make_settings(cors_origins=[APP])) as (_, client):
+        preflight = await client.options(
+            "/graphql",
+            headers={
+                "Origin": APP,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": f"content-type, {header}",
+            },
+        )
+
+    assert preflight.status_code == 200
+    assert header in preflight.headers["access-control-allow-headers"].lower()
+
+
+async def test_cors_allowed_headers_are_a_setting(make_settings: MakeSettings) -> None:
+    settings = make_settings(cors_origins=[APP], cors_allow_headers=["content-type", "x-tenant"])
+    async with serving(settings) as (_, client):
+
+        async def preflight(header: str) -> httpx.Response:
+            return await client.options(
+                "/graphql",
+                headers={
+                    "Origin": APP,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": header,
+                },
+            )
+
+        tenant, trace = await preflight("x-tenant"), await preflight("traceparent")
+
+    assert tenant.status_code == 200
+    assert trace.status_code == 400
+
+
+async def test_cors_exposes_the_request_id(make_settings: MakeSettings) -> None:
+    async with serving(make_settings(cors_origins=[APP])) as (_, client):
+        response = await client.post("/graphql", json={"query": TRACK}, headers={"Origin": APP})
+
+    assert response.headers["access-control-allow-origin"] == APP
+    assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
+    assert response.headers["x-request-id"]
+
+
+async def test_cors_headers_are_on_a_413(make_settings: MakeSettings) -> None:
+    settings = make_settings(cors_origins=[APP], max_body_bytes=4096)
+    async with serving(settings) as (_, client):
+        response = await client.post(
+            "/graphql", json={"query": "#" * 10_000 + "\n{ __typename }"}, headers={"Origin": APP}
+        )
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.headers["access-control-allow-origin"] == APP
+
+
+async def test_cors_headers_are_on_a_500(make_settings: MakeSettings) -> None:
+    async with serving(make_settings(cors_origins=[APP])) as (app, client):
+        del app.state.store  # a bug: the GraphQL context cannot be built
+        response = await client.post("/graphql", json={"query": TRACK}, headers={"Origin": APP})
+
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert response.headers["access-control-allow-origin"] == APP
+    assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
 
 
 # ------------------------------------------------------------------ caches
