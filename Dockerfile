@@ -15,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY persistence ./persistence
 COPY resolvers ./resolvers
 COPY server ./server
+COPY sources ./sources
 RUN /opt/venv/bin/pip install . \
     && /opt/venv/bin/librarycache export-schema - > /dev/null
 

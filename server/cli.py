@@ -1,4 +1,4 @@
-"""``librarycache``: run the server, or export the schema.
+"""``librarycache``: run the server, export the schema, or fill the cache from Spotify.
 
 Flags mirror settings: each flag, when given, is passed to the server processes as
 its ``LIBRARYCACHE_*`` variable, so a worker builds the very same ``Settings``.
@@ -27,6 +27,7 @@ from resolvers.schema import schema_sdl
 from server.embedded import EmbeddedMongo, EmbeddedMongoError
 from server.logging import configure_logging, log_config
 from server.settings import Settings
+from sources.spotify import cli as spotify_cli
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -45,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "export-schema":
         return _export_schema(args.output, check=args.check)
+    if args.command == "spotify":
+        return spotify_cli.run(args)
     return _serve(args)
 
 
@@ -68,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--check", action="store_true", help="exit non-zero if the file differs instead"
     )
+    spotify_cli.add_parser(sub)
     return parser
 
 
