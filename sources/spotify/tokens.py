@@ -87,7 +87,7 @@ class TokenFile:
             ) from None
 
     def save(self, tokens: Tokens) -> None:
-        data = tokens.model_dump(mode="python")
+        data = tokens.model_dump(mode="python", exclude_none=True)
         for key, value in data.items():
             if isinstance(value, SecretStr):
                 data[key] = value.get_secret_value()

@@ -54,18 +54,16 @@ def token_file(tmp_path: Path, fake: FakeSpotify) -> Path:
     return path
 
 
-def write_tokens(path: Path, fake: FakeSpotify, *, expires_at: float) -> None:
-    path.write_text(
-        json.dumps(
-            {
-                "access_token": fake.access_token,
-                "refresh_token": fake.refresh_token,
-                "expires_at": expires_at,
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-            }
-        )
-    )
+def write_tokens(path: Path, fake: FakeSpotify, *, expires_at: float, pkce: bool = False) -> None:
+    tokens = {
+        "access_token": fake.access_token,
+        "refresh_token": fake.refresh_token,
+        "expires_at": expires_at,
+        "client_id": CLIENT_ID,
+    }
+    if not pkce:  # a PKCE client has no secret
+        tokens["client_secret"] = CLIENT_SECRET
+    path.write_text(json.dumps(tokens))
     path.chmod(0o600)
 
 

@@ -156,7 +156,9 @@ class FakeSpotify:
         # A urlencoded body, parsed by hand: starlette's form parser needs python-multipart.
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-        if request.headers.get("authorization") != f"Basic {expected}":
+        basic = request.headers.get("authorization")
+        # A confidential client authenticates with Basic; a PKCE client sends client_id only.
+        if basic != f"Basic {expected}" and (basic or form.get("client_id") != CLIENT_ID):
             return JSONResponse({"error": "invalid_client"}, 401)
         if (
             form.get("grant_type") != "refresh_token"

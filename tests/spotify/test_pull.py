@@ -178,13 +178,13 @@ def test_a_long_rate_limit_ends_the_run_at_once(pull: Puller, fake: FakeSpotify)
     assert time.monotonic() - started < 30
 
 
-@pytest.mark.parametrize("how", ["expired", "refused"])
+@pytest.mark.parametrize("how", ["expired", "refused", "expired-pkce"])
 def test_the_access_token_is_refreshed_and_the_rotated_tokens_saved(
     pull: Puller, fake: FakeSpotify, how: str
 ) -> None:
     fake.likes = [saved(n) for n in range(60)]
-    if how == "expired":
-        write_tokens(pull.token_file, fake, expires_at=time.time() - 10)
+    if how.startswith("expired"):
+        write_tokens(pull.token_file, fake, expires_at=time.time() - 10, pkce=how.endswith("pkce"))
     fake.revoke_access()  # the old access token gets 401 either way
     pull.token_file.chmod(0o644)
     run = pull()
@@ -195,6 +195,7 @@ def test_the_access_token_is_refreshed_and_the_rotated_tokens_saved(
     assert saved_tokens["refresh_token"] == "refresh-1"  # rotated by the accounts service
     assert saved_tokens["expires_at"] > time.time() + 3000
     assert saved_tokens["client_id"] == "fake-client"
+    assert ("client_secret" in saved_tokens) == (how != "expired-pkce")
     assert stat.S_IMODE(pull.token_file.stat().st_mode) == 0o600
     assert [p.name for p in pull.token_file.parent.iterdir()] == ["tokens.json"]
     for secret in ("access-1", "refresh-1", "refresh-0", "fake-secret"):

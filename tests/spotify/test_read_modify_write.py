@@ -1,0 +1,92 @@
+"""A sync that lands between our read and our write is merged with, not overwritten."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from sources.spotify.cache import CacheClient, CachedLibrary
+from sources.spotify.history import History
+from sources.spotify.importer import build_import
+from sources.spotify.report import Progress, Report
+from sources.spotify.submit import submit_merged
+from tests.spotify.conftest import gql, library, sync_token
+
+SYNC = "mutation($input: LibraryInput!) { sync(input: $input) { version } }"
+
+
+def _library(user: str, plays: dict[str, str]) -> dict[str, Any]:
+    return {
+        "userId": user,
+        "tracks": [{"trackId": t, "title": t, "artists": []} for t in plays],
+        "likes": [],
+        "plays": [{"trackId": t, "lastPlayedAt": at} for t, at in plays.items()],
+        "playlists": [],
+    }
+
+
+@pytest.mark.e2e
+def test_a_sync_in_between_is_read_again_and_kept(cache_url: str, user: str) -> None:
+    gql(cache_url, SYNC, input=_library(user, {"spotify:track:a": "2024-01-01T00:00:00Z"}))
+    headers = {"Authorization": f"Bearer {sync_token()}"}
+    with httpx.Client(headers=headers, timeout=60) as http:
+        cache = CacheClient(http, cache_url)
+        cached = cache.read(user, likes=True)
+        history = History(
+            plays={"spotify:track:h": datetime(2024, 2, 1, tzinfo=UTC)},
+            tracks={"spotify:track:h": {"trackId": "spotify:track:h", "title": "H", "artists": []}},
+        )
+        report = Report()
+        built: list[CachedLibrary] = []
+
+        def build(current: CachedLibrary) -> dict[str, Any]:
+            if not built:  # another job syncs this user while we are building
+                gql(
+                    cache_url,
+                    SYNC,
+                    input=_library(
+                        user,
+                        {
+                            "spotify:track:a": "2024-01-01T00:00:00Z",
+                            "spotify:track:b": "2024-03-01T00:00:00Z",
+                        },
+                    ),
+                )
+            built.append(current)
+            return build_import(user, history, current, report)
+
+        result = submit_merged(cache, user, cached, build, report, read_likes=True)
+
+    assert len(built) == 2
+    assert report.cache_rereads == 1
+    assert result["version"] == 3
+    plays = [p["trackId"] for p in library(cache_url, user)["plays"]["items"]]
+    assert plays == ["spotify:track:b", "spotify:track:h", "spotify:track:a"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_one_rewritten_line_on_a_terminal_only() -> None:
+    report = Report(pages=3)
+    report.items["likes"] = 150
+    terminal = _Terminal()
+    progress = Progress(report, terminal, every=0)
+    progress.update("saved tracks")
+    report.pages = 4
+    progress.update("saved tracks")
+    progress.done()
+    assert terminal.getvalue().count("\r") == 2
+    assert "saved tracks: 4 pages, 150 items, 0 retries, waited 0 s\n" in terminal.getvalue()
+
+    pipe = io.StringIO()
+    quiet = Progress(report, pipe, every=0)
+    quiet.update("saved tracks")
+    quiet.done()
+    assert pipe.getvalue() == ""
