@@ -117,6 +117,7 @@ def _pull(args: argparse.Namespace, report: Report, progress: Progress) -> int:
         if cache is None or args.dry_run:
             build(cached)
         else:
+            progress.update("submitting", force=True)
             _print_sync(submit_merged(cache, args.user, cached, build, report))
         if args.out is not None:
             args.out.write_text(json.dumps(built[-1], indent=1))

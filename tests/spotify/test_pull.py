@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from persistence.models import MAX_ID_LENGTH
-from tests.serve_process import CLI
+from tests.serve_process import CLI, free_port
 from tests.spotify.conftest import Puller, gql, library, sync_token, write_tokens
 from tests.spotify.factories import (
     EPOCH,
@@ -167,6 +167,16 @@ def test_a_source_that_keeps_failing_submits_nothing(
     cached = library(cache_url, pull.user)
     assert cached["lastSync"]["version"] == 1
     assert cached["liked"]["totalCount"] == 3
+
+
+def test_network_errors_back_off_within_max_wait(pull: Puller, fake: FakeSpotify) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    started = time.monotonic()
+    run = pull("--api-url", closed, max_wait=2)
+    assert run.code == 1
+    assert "GET /v1/me/tracks: ConnectError; giving up" in run.err
+    assert "--max-wait 2" in run.err
+    assert time.monotonic() - started < 10
 
 
 def test_a_long_rate_limit_ends_the_run_at_once(pull: Puller, fake: FakeSpotify) -> None:
