@@ -76,7 +76,8 @@ class Puller:
                     report.playlists_reused += 1
                     entries = _cached_entries(old.entries)
                 else:  # the cache moved since the fetch began: read this one after all
-                    entries = self._entries(item, fetched.tracks)
+                    self._fetch_items(item, fetched.tracks)
+                    entries = item.entries
             if entries is None:  # the API refused its items
                 if old is None:
                     report.playlists_skipped.append(f"{item.playlist.name} ({item.refused})")
@@ -142,13 +143,16 @@ class Puller:
                 and old.snapshot_id == playlist.snapshot_id
             )
             if not unchanged:
-                try:
-                    item.entries = self._entries(item, fetched.tracks)
-                except Forbidden:
-                    item.refused = "403 forbidden"
-                except NotFound:
-                    item.refused = "404 not found"
+                self._fetch_items(item, fetched.tracks)
             fetched.playlists.append(item)
+
+    def _fetch_items(self, item: FetchedPlaylist, tracks: TrackTable) -> None:
+        try:
+            item.entries = self._entries(item, tracks)
+        except Forbidden:
+            item.refused = "403 forbidden"
+        except NotFound:
+            item.refused = "404 not found"
 
     def _entries(self, item: FetchedPlaylist, tracks: TrackTable) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []

@@ -10,11 +10,16 @@ import httpx
 import pytest
 
 from sources.spotify.cache import CacheClient, CachedLibrary
+from sources.spotify.client import SpotifyClient
 from sources.spotify.history import History
 from sources.spotify.importer import build_import
+from sources.spotify.pull import Puller as SpotifyPuller
 from sources.spotify.report import Progress, Report
 from sources.spotify.submit import submit_merged
-from tests.spotify.conftest import gql, library, sync_token
+from sources.spotify.tokens import TokenFile
+from tests.spotify.conftest import Puller, gql, library, sync_token
+from tests.spotify.factories import entry, playlist, track
+from tests.spotify.fake_api import FakeSpotify
 
 SYNC = "mutation($input: LibraryInput!) { sync(input: $input) { version } }"
 
@@ -90,3 +95,51 @@ def test_progress_is_one_rewritten_line_on_a_terminal_only() -> None:
     quiet.update("saved tracks")
     quiet.done()
     assert pipe.getvalue() == ""
+
+
+@pytest.mark.e2e
+def test_a_playlist_the_cache_no_longer_holds_is_fetched_after_all(
+    pull: Puller, fake: FakeSpotify, cache_url: str
+) -> None:
+    fake.set_playlist(playlist("p", "s1"), [entry(track(1))])
+    assert pull().code == 0
+    headers = {"Authorization": f"Bearer {sync_token()}"}
+    report = Report()
+    progress = Progress(report, io.StringIO())
+    with httpx.Client(timeout=30) as api, httpx.Client(headers=headers, timeout=60) as http:
+        spotify = SpotifyClient(
+            api,
+            TokenFile(pull.token_file),
+            report,
+            progress,
+            api_url=f"{fake.base_url}/v1",
+            accounts_url=fake.base_url,
+        )
+        cache = CacheClient(http, cache_url)
+        puller = SpotifyPuller(spotify, report, progress)
+        cached = cache.read(pull.user)
+        fetched = puller.fetch(cached)
+        assert fake.item_requests("p") == 1  # only the first pull's: s1 is cached
+
+        # Another job rewrites the playlist before this pull submits.
+        other = {
+            "userId": pull.user,
+            "tracks": [],
+            "likes": [],
+            "plays": [],
+            "playlists": [
+                {"playlistId": "spotify:playlist:p", "name": "p", "snapshotId": "elsewhere",
+                 "entries": [{"trackId": "spotify:track:t000001"}] * 3}
+            ],
+        }  # fmt: skip
+        gql(cache_url, SYNC, input=other)
+        fake.set_playlist(playlist("p", "s1"), [entry(track(2))])
+
+        def build(current: CachedLibrary) -> dict[str, Any]:
+            return puller.assemble(pull.user, fetched, current)
+
+        submit_merged(cache, pull.user, cached, build, report)
+
+    assert fake.item_requests("p") == 2
+    entries = library(cache_url, pull.user)["playlists"][0]["entries"]
+    assert [e["trackId"] for e in entries] == ["spotify:track:t000002"]
