@@ -18,7 +18,7 @@ import httpx
 
 from sources.spotify.cache import CacheClient, CachedLibrary, graphql_url
 from sources.spotify.client import DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, SpotifyClient
-from sources.spotify.errors import CacheError, SpotifyMirrorError, TokenFileError
+from sources.spotify.errors import CacheError, OutFileError, SpotifyMirrorError, TokenFileError
 from sources.spotify.history import read_history
 from sources.spotify.importer import build_import
 from sources.spotify.pull import Puller
@@ -45,8 +45,12 @@ def add_parser(commands: Any) -> None:
     pull.add_argument("--user", required=True, help="LibraryCache userId to write")
     pull.add_argument("--token-file", required=True, type=Path, help="the user's Spotify tokens")
     _server_flags(pull, required=False)
-    pull.add_argument("--api-url", default=DEFAULT_API_URL, help="Spotify Web API base URL")
-    pull.add_argument("--accounts-url", default=DEFAULT_ACCOUNTS_URL, help="accounts service URL")
+    pull.add_argument(
+        "--api-url", type=_http_url, default=DEFAULT_API_URL, help="Spotify Web API base URL"
+    )
+    pull.add_argument(
+        "--accounts-url", type=_http_url, default=DEFAULT_ACCOUNTS_URL, help="accounts service URL"
+    )
     pull.add_argument("--out", type=Path, help="also write the LibraryInput JSON to this file")
     pull.add_argument("--dry-run", action="store_true", help="fetch and report; submit nothing")
     pull.add_argument(
@@ -63,10 +67,23 @@ def add_parser(commands: Any) -> None:
 
 
 def _server_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument("--server", required=required, help="the server's /graphql URL")
+    parser.add_argument(
+        "--server", type=_http_url, required=required, help="the server's /graphql URL"
+    )
     parser.add_argument(
         "--server-token", help="JWT with scope library:sync (default: $LIBRARYCACHE_TOKEN)"
     )
+
+
+def _http_url(value: str) -> str:
+    # Checked here: a URL without a scheme would otherwise be retried as a network error.
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
             code = _pull(args, report, progress)
         else:
             code = _import_history(args, report, progress)
-    except TokenFileError as error:
+        if code != EXIT_OK:
+            return code
+    except (TokenFileError, OutFileError) as error:
         return _fail(progress, report, str(error), EXIT_USAGE)
     except CacheError as error:
         return _fail(progress, report, str(error), EXIT_CACHE)
@@ -108,22 +127,28 @@ def _pull(args: argparse.Namespace, report: Report, progress: Progress) -> int:
         cached = CachedLibrary() if cache is None else cache.read(args.user)
         puller = Puller(spotify, report, progress)
         fetched = puller.fetch(cached)
-        built: list[dict[str, Any]] = []
 
         def build(current: CachedLibrary) -> dict[str, Any]:
-            built.append(puller.assemble(args.user, fetched, current))
-            return built[-1]
+            library = puller.assemble(args.user, fetched, current)
+            if args.out is not None:  # before submitting: a file that fails stops the run
+                _write_out(args.out, library)
+            return library
 
         if cache is None or args.dry_run:
             build(cached)
         else:
             progress.update("submitting", force=True)
             _print_sync(submit_merged(cache, args.user, cached, build, report))
-        if args.out is not None:
-            args.out.write_text(json.dumps(built[-1], indent=1))
     if args.dry_run:
         print("dry run: nothing was submitted")
     return EXIT_OK
+
+
+def _write_out(path: Path, library: dict[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(library, indent=1))
+    except OSError as error:
+        raise OutFileError(f"cannot write {path}: {error.strerror}") from None
 
 
 def _import_history(args: argparse.Namespace, report: Report, progress: Progress) -> int:

@@ -14,6 +14,10 @@ class TokenFileError(SpotifyMirrorError):
     """The token file is missing, unreadable or incomplete."""
 
 
+class OutFileError(SpotifyMirrorError):
+    """``--out`` could not be written."""
+
+
 class AuthorizationError(SpotifyMirrorError):
     """Spotify refused the tokens even after a refresh; the user must authorize again."""
 

@@ -91,6 +91,15 @@ class TokenFile:
         for key, value in data.items():
             if isinstance(value, SecretStr):
                 data[key] = value.get_secret_value()
+        try:
+            self._write(data)
+        except OSError as error:
+            raise TokenFileError(
+                f"cannot write the refreshed tokens to {self.path} ({error.strerror}); "
+                "the token file must stay writable, and may now need a new authorization"
+            ) from None
+
+    def _write(self, data: dict[str, object]) -> None:
         folder = self.path.parent
         fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
         try:

@@ -296,6 +296,31 @@ def test_dry_run_writes_the_library_file_and_submits_nothing(
     assert library(cache_url, pull.user)["lastSync"] is None
 
 
+def test_out_alone_needs_no_server_and_an_unwritable_out_submits_nothing(
+    pull: Puller, fake: FakeSpotify, cache_url: str, tmp_path: Path
+) -> None:
+    fake.likes = [saved(1)]
+    out = tmp_path / "alone.json"
+    run = pull("--out", str(out), server=False)
+    assert run.code == 0, run.err
+    assert json.loads(out.read_text())["likes"][0]["trackId"] == "spotify:track:t000001"
+
+    run = pull("--out", str(tmp_path / "missing" / "library.json"))
+    assert run.code == 2
+    assert "cannot write" in run.err
+    assert library(cache_url, pull.user)["lastSync"] is None
+
+
+@pytest.mark.parametrize("flag", ["--api-url", "--accounts-url", "--server"])
+def test_a_url_without_a_scheme_is_a_usage_error(
+    pull: Puller, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        pull(flag, "api.example/v1")
+    assert exited.value.code == 2
+    assert f"argument {flag}: 'api.example/v1' is not an http(s) URL" in capsys.readouterr().err
+
+
 def test_the_server_token_is_required_and_its_refusal_is_clear(
     pull: Puller, fake: FakeSpotify, cache_url: str
 ) -> None:
