@@ -1,4 +1,4 @@
-"""``librarycache``: run the server, export the schema, or fill the cache from Spotify.
+"""``librarycache``: run the server, or export the schema.
 
 Flags mirror settings: each flag, when given, is passed to the server processes as
 its ``LIBRARYCACHE_*`` variable, so a worker builds the very same ``Settings``.
