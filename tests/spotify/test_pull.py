@@ -31,7 +31,8 @@ pytestmark = pytest.mark.e2e
 
 def _small_library(fake: FakeSpotify) -> None:
     """120 likes (3 pages), an own playlist with a local file, an episode, a null item and
-    a duplicate, one in the older ``track`` shape, and a followed playlist refused with 403."""
+    a duplicate, one in the older ``track`` shape, a followed playlist refused with 403
+    and one of Spotify's own whose items answer 404."""
     fake.likes = [saved(n) for n in range(120)]
     fake.likes.insert(7, {"added_at": "2024-01-01T00:00:00Z", "track": None})
     fake.set_playlist(
@@ -48,6 +49,7 @@ def _small_library(fake: FakeSpotify) -> None:
     fake.set_playlist(playlist("old", "old-s1"), [entry(track(200), key="track")])
     fake.set_playlist(playlist("followed", "f-s1", "Followed", owner="other"), [])
     fake.forbidden.add("followed")
+    fake.playlists.append(playlist("editorial", "e-s1", "Editorial", owner="spotify"))  # 404
     fake.playlists.insert(1, None)
     fake.recent = [played(track(n), EPOCH + timedelta(hours=n)) for n in range(300, 305)]
 
@@ -97,8 +99,9 @@ def test_pull_mirrors_the_library(pull: Puller, fake: FakeSpotify, cache_url: st
     assert "1 null playlist items" in run.out
     assert "1 null playlists" in run.out
     assert (
-        "playlists skipped (refused by the API, not cached): 1: Followed (403 forbidden)" in run.out
-    )
+        "playlists skipped (refused by the API, not cached): 2: "
+        "Followed (403 forbidden), Editorial (404 not found)"
+    ) in run.out
 
 
 def test_second_pull_reuses_unchanged_playlists_and_accumulates_plays(
