@@ -11,12 +11,14 @@ import pytest
 
 from sources.spotify.cache import CacheClient, CachedLibrary
 from sources.spotify.client import SpotifyClient
+from sources.spotify.errors import CacheError
 from sources.spotify.history import History
 from sources.spotify.importer import build_import
 from sources.spotify.pull import Puller as SpotifyPuller
 from sources.spotify.report import Progress, Report
 from sources.spotify.submit import submit_merged
 from sources.spotify.tokens import TokenFile
+from tests.serve_process import free_port
 from tests.spotify.conftest import Puller, gql, library, sync_token
 from tests.spotify.factories import entry, playlist, track
 from tests.spotify.fake_api import FakeSpotify
@@ -143,3 +145,16 @@ def test_a_playlist_the_cache_no_longer_holds_is_fetched_after_all(
     assert fake.item_requests("p") == 2
     entries = library(cache_url, pull.user)["playlists"][0]["entries"]
     assert [e["trackId"] for e in entries] == ["spotify:track:t000002"]
+
+
+def test_an_unreachable_server_is_retried_then_named() -> None:
+    closed = f"http://127.0.0.1:{free_port()}/graphql"
+    waits: list[float] = []
+    with httpx.Client(timeout=5) as http:
+        cache = CacheClient(http, closed, sleep=waits.append, first_delay=0.5)
+        with pytest.raises(CacheError) as refused:
+            cache.read("user:nobody")
+    assert refused.value.code == "SERVICE_UNAVAILABLE"
+    assert str(refused.value) == "cannot reach the LibraryCache server: ConnectError"
+    assert len(waits) == 4  # five attempts, backing off between them
+    assert waits[-1] > waits[0]
