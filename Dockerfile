@@ -16,6 +16,7 @@ COPY pyproject.toml README.md ./
 COPY persistence ./persistence
 COPY resolvers ./resolvers
 COPY server ./server
+COPY sources ./sources
 # `.` without extras: no embedded store in the production image.
 RUN /opt/venv/bin/pip install . \
     && /opt/venv/bin/librarycache export-schema - > /dev/null

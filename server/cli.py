@@ -31,6 +31,7 @@ from server._flags import add_setting_flags, export_given_flags
 from server.embedded import EmbeddedMongo, EmbeddedMongoError
 from server.logging import LogFormat, configure_logging, log_config
 from server.settings import Settings
+from sources.spotify import cli as spotify_cli
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -49,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "export-schema":
         return _export_schema(args.output, check=args.check)
+    if args.command == "spotify":
+        return spotify_cli.run(args)
     return _serve(args)
 
 
@@ -73,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--check", action="store_true", help="exit non-zero if the file differs instead"
     )
+    spotify_cli.add_parser(sub)
     return parser
 
 

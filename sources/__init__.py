@@ -1,0 +1,1 @@
+"""Sources LibraryCache fills itself from; each talks to the server only over its GraphQL API."""
