@@ -30,9 +30,11 @@ from strawberry.extensions import (
 )
 from strawberry.types.graphql import OperationType
 
+from persistence.client import deadline as store_deadline
 from server.settings import Settings
 
 log = logging.getLogger("librarycache.limits")
+_STORE_GRACE_SECONDS = 1.0
 
 TIMEOUT = "TIMEOUT"
 
@@ -102,8 +104,11 @@ class ExecutionTimeout(SchemaExtension):
         seconds = self._mutation_seconds if mutation else self._query_seconds
         deadline = asyncio.timeout(seconds)
         try:
-            async with deadline:
-                yield
+            # The driver's own deadline, a little later: cancellation answers the client,
+            # this ends the store work it started (on the server and in Motor's threads).
+            with store_deadline(seconds + _STORE_GRACE_SECONDS):
+                async with deadline:
+                    yield
         except TimeoutError:
             if not deadline.expired():
                 raise
