@@ -33,6 +33,7 @@ from persistence._kinds import KINDS, Kind
 from persistence._retry import is_transient, only_duplicates, retrying, unavailable
 from persistence._snapshot import Lease, Snapshots
 from persistence._tracks import Tracks, batched
+from persistence.client import deadline
 from persistence.errors import AlreadyIngested, InvalidInput, SnapshotExpired
 from persistence.models import (
     MAX_ID_LENGTH,
@@ -69,6 +70,11 @@ class StoreOptions:
     read_retries: int = 5
     """How often the one-shot reads (``liked`` ...) start again on a fresh view when a
     sync's clean-up overtook them."""
+    first_contact_seconds: float = 5.0
+    """How long a request's first command may wait for the store (server selection, the
+    client's ``serverSelectionTimeoutMS``). Under a request deadline PyMongo waits for a
+    server as long as the deadline allows; capping the first command keeps an outage's
+    answer prompt (``StoreUnavailable``) while later commands keep the whole deadline."""
 
 
 class SyncObserver(Protocol):
@@ -312,10 +318,15 @@ class LibraryStore:
         """The user's committed snapshot, resolved once: every read of the returned view
         is of that one version (a request reads one library, never a mix)."""
         _check_read_id("userId", user_id)
-        library = await retrying(
-            "reading a library", lambda: self._libraries.find_one({"_id": user_id}, LIBRARY_FIELDS)
-        )
+        library = await retrying("reading a library", partial(self._first_contact, user_id))
         return LibraryView(user_id, library, self._collections, self.dialect)
+
+    async def _first_contact(self, user_id: str) -> dict[str, Any] | None:
+        with deadline(self._options.first_contact_seconds):
+            doc: dict[str, Any] | None = await self._libraries.find_one(
+                {"_id": user_id}, LIBRARY_FIELDS
+            )
+            return doc
 
     async def _read(self, user_id: str, read: Callable[[LibraryView], Awaitable[R]]) -> R:
         """``read`` of a fresh view, again if a sync's clean-up overtook it."""
@@ -376,7 +387,12 @@ class LibraryStore:
         ids = list(track_ids)
         for track_id in ids:
             _check_read_id("trackId", track_id)
-        return await retrying("reading tracks", lambda: self._tracks.read(ids))
+
+        async def read() -> dict[str, Track]:
+            with deadline(self._options.first_contact_seconds):  # often a request's first
+                return await self._tracks.read(ids)
+
+        return await retrying("reading tracks", read)
 
     async def last_sync(self, user_id: str) -> SyncReport | None:
         """The report of the user's last committed ingest or sync."""

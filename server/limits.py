@@ -103,10 +103,16 @@ class ExecutionTimeout(SchemaExtension):
         mutation = context.operation_type is OperationType.MUTATION
         seconds = self._mutation_seconds if mutation else self._query_seconds
         deadline = asyncio.timeout(seconds)
+        # A query's store work also gets the driver's own deadline, a little later:
+        # cancellation answers the client, this ends the reads it started (on the server,
+        # and in Motor's threads). Not a sync's: PyMongo's deadline replaces the server
+        # selection timeout, so a store that died mid-sync would hold it for the whole
+        # sync limit; a sync is cancelled between its commands instead.
+        driver_deadline = (
+            contextlib.nullcontext() if mutation else store_deadline(seconds + _STORE_GRACE_SECONDS)
+        )
         try:
-            # The driver's own deadline, a little later: cancellation answers the client,
-            # this ends the store work it started (on the server and in Motor's threads).
-            with store_deadline(seconds + _STORE_GRACE_SECONDS):
+            with driver_deadline:
                 async with deadline:
                     yield
         except TimeoutError:
