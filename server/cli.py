@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from resolvers.schema import schema_sdl
-from server.embedded import EmbeddedMongo, EmbeddedMongoError
+from server.embedded import EmbeddedMongo, EmbeddedMongoError, Supervisor
 from server.logging import configure_logging, log_config
 from server.settings import Settings
 
@@ -133,10 +134,26 @@ def _serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises SIGTERM once it has shut down; with the default handler that
     # would end this process before it stops the store it started.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    # If the store dies, this process restarts it (on the same port, which the workers
+    # know); if it cannot, the server shuts down and exits non-zero for its process
+    # manager to start it afresh.
+    supervisor = Supervisor(embedded, lambda _reason: os.kill(os.getpid(), signal.SIGTERM))
+    watcher = threading.Thread(
+        target=asyncio.run, args=(supervisor.run(),), name="embedded-supervisor", daemon=True
+    )
+    watcher.start()
     try:
         _run_uvicorn(settings)
+    except SystemExit:
+        if supervisor.gave_up is None:
+            raise
     finally:
+        supervisor.stop()
+        watcher.join(timeout=5)
         asyncio.run(embedded.stop())
+    if supervisor.gave_up is not None:
+        _complain(f"librarycache: {supervisor.gave_up}")
+        return EXIT_STORE
     return EXIT_OK
 
 

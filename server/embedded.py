@@ -10,18 +10,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
+
+log = logging.getLogger("librarycache.embedded")
 
 _STOP_GRACE_SECONDS = 10.0
 _POLL_SECONDS = 0.05
@@ -248,6 +253,62 @@ class EmbeddedMongo:
         except OSError as exc:
             return f"(log unreadable: {exc})"
         return text[-_LOG_TAIL_CHARS:].strip() or "(log empty)"
+
+
+class Supervisor:
+    """Restarts the embedded store when its process dies, on the same port and data.
+
+    If it cannot be started ``attempts`` times in a row, the supervisor gives up and calls
+    ``on_give_up`` with the reason: the server cannot recover by itself, so it should say so
+    (``/healthz``) or exit, and let its process manager start it afresh.
+    """
+
+    def __init__(
+        self,
+        embedded: EmbeddedMongo,
+        on_give_up: Callable[[str], None],
+        *,
+        interval: float = 0.5,
+        attempts: int = 3,
+    ) -> None:
+        self.embedded = embedded
+        self.restarts = 0
+        self.gave_up: str | None = None
+        self._on_give_up = on_give_up
+        self._interval = interval
+        self._attempts = attempts
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Stop watching (before the store is stopped on purpose); safe from any thread."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            await asyncio.sleep(self._interval)
+            if self._stopping.is_set() or self.embedded.pid is not None:
+                continue
+            log.error("the embedded store is not running; restarting it")
+            try:
+                await self.embedded.start()
+            except EmbeddedMongoError as error:
+                failures += 1
+                log.error(
+                    "the embedded store did not restart (%d of %d): %s",
+                    failures,
+                    self._attempts,
+                    error,
+                )
+                if failures >= self._attempts:
+                    self.gave_up = f"the embedded store died and could not be restarted: {error}"
+                    self._on_give_up(self.gave_up)
+                    return
+                await asyncio.sleep(self._interval * 2**failures)
+                continue
+            failures = 0
+            self.restarts += 1
+            log.warning("the embedded store was restarted", extra={"restarts": self.restarts})
 
 
 class _PortTakenError(EmbeddedMongoError):
