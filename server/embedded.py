@@ -342,13 +342,18 @@ def _free_port(host: str) -> int:
 
 async def _tcp_accepts(host: str, port: int) -> bool:
     """A cheap probe that lets startup poll quickly, before the driver's slower retry cadence."""
+    # A socket of our own, closed however the probe ends: a cancelled open_connection
+    # could leave its socket to the garbage collector (a ResourceWarning in tests).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=1.0)
+        async with asyncio.timeout(1.0):
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
     except (OSError, TimeoutError):
         return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
+    finally:
+        sock.close()
     return True
 
 
