@@ -292,7 +292,7 @@ class Supervisor:
             log.error("the embedded store is not running; restarting it")
             try:
                 await self.embedded.start()
-            except EmbeddedMongoError as error:
+            except (EmbeddedMongoError, OSError) as error:  # OSError: e.g. its data dir
                 failures += 1
                 log.error(
                     "the embedded store did not restart (%d of %d): %s",

@@ -6,11 +6,12 @@ Before, a killed embedded store never came back until the server was restarted b
 
 from __future__ import annotations
 
-import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,12 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.app import create_app
-from server.settings import Settings
 from tests.factories import make_library
 from tests.serve_process import CLI, free_port, serve, server_environment
 
 pytestmark = pytest.mark.e2e
+UVICORN = (sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app_from_env")
 LIKED = '{ liked(userId: "user:alice") { trackIds } }'
 INGEST = "mutation($input: LibraryInput!) { ingest(input: $input) { version } }"
 
@@ -112,43 +112,37 @@ def test_a_store_that_cannot_restart_ends_the_server(tmp_path: Path) -> None:
         log.close()
 
 
-async def test_healthz_says_when_the_apps_own_store_cannot_recover(tmp_path: Path) -> None:
-    """The app started without MONGODB_URI (``uvicorn --factory``) supervises its store too."""
-    app = create_app(Settings(data_dir=tmp_path / "data"))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
-        assert (await client.get("/healthz")).status_code == 200
-        store_port = _store_port(_store_pid(tmp_path / "data"))
-        with socket.socket() as squatter:
-            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            for _ in range(20):  # the supervisor may restart it before the port is taken
-                pid = _store_pid(tmp_path / "data")
-                os.kill(pid, signal.SIGKILL)
-                await asyncio.to_thread(_wait, lambda: _reaped(pid), 10)  # noqa: B023
-                try:
-                    squatter.bind(("127.0.0.1", store_port))
-                    break
-                except OSError:
-                    await asyncio.to_thread(
-                        _wait,
-                        lambda: _store_pid(tmp_path / "data") != pid,  # noqa: B023
-                        10,
-                    )
-            squatter.listen()
-            for _ in range(600):
-                health = await client.get("/healthz")
-                if health.status_code != 200:
-                    break
-                await asyncio.sleep(0.1)
-        assert health.status_code == 503
-        assert health.json()["status"] == "failing"
-        assert "could not be restarted" in health.json()["reason"]
+def test_healthz_says_when_the_apps_own_store_cannot_recover(tmp_path: Path) -> None:
+    """An app started without MONGODB_URI (``uvicorn --factory``) supervises its own store.
+    Here the store's data directory is replaced by a file, so it cannot restart."""
+    data_dir = tmp_path / "data"
+    port = free_port()
+    log = (tmp_path / "uvicorn.log").open("wb")
+    process = subprocess.Popen(
+        [*UVICORN, "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**server_environment(), "LIBRARYCACHE_DATA_DIR": str(data_dir)},
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
 
+    def health() -> int:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=2).status_code
+        except httpx.TransportError:
+            return 0
 
-def _reaped(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] in ("Z", "X")
-    except FileNotFoundError:
-        return True
+        _wait(lambda: health() == 200 and _store_pid(data_dir) > 0, timeout=60)
+        os.kill(_store_pid(data_dir), signal.SIGKILL)
+        shutil.rmtree(data_dir / "db")
+        (data_dir / "db").write_text("not a directory")
+        _wait(lambda: health() == 503, timeout=60)
+        body = httpx.get(f"{base}/healthz", timeout=2).json()
+        assert body["status"] == "failing"
+        assert "could not be restarted" in body["reason"]
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        log.close()
