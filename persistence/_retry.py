@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
@@ -34,6 +35,9 @@ BACKOFF_SECONDS: Final = (0.05, 0.25)
 """Waits between attempts: a step-down elects a new primary in about a second or two
 (MongoDB's ``electionTimeoutMillis`` is 10 s at most), and the driver waits for it during
 server selection of the next attempt."""
+
+QUICK_FAILURE_SECONDS: Final = 0.5
+"""Only a failure this quick (a cut connection, a step-down error) is retried here."""
 
 _TRANSIENT_CODES: Final = frozenset(
     {
@@ -73,13 +77,17 @@ async def retrying(what: str, work: Callable[[], Awaitable[T]]) -> T:
     """``work()``, again on a transient failure (it must be idempotent), at most
     ``ATTEMPTS`` times; ``StoreUnavailable`` if the store still fails."""
     for attempt in range(ATTEMPTS):
+        started = time.monotonic()
         try:
             return await work()
         except PyMongoError as error:
             if not is_transient(error):
                 raise
+            # A slow failure means the driver already waited for a server (and retried
+            # once itself): another attempt would only make an outage's answer later.
+            slow = time.monotonic() - started > QUICK_FAILURE_SECONDS
             last = attempt == ATTEMPTS - 1
-            if last or isinstance(error, ServerSelectionTimeoutError):
+            if last or slow or isinstance(error, ServerSelectionTimeoutError):
                 raise unavailable(error, what) from error
             log.info("retrying %s after %s", what, type(error).__name__)
             await asyncio.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])

@@ -6,10 +6,12 @@ The store only uses what both share, so switching is the ``driver`` argument.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import pymongo
 from pymongo import monitoring
 
 Driver = Literal["motor", "pymongo"]
@@ -31,6 +33,16 @@ def connect(
         "connectTimeoutMS": timeout_ms,
         "appname": "librarycache",
         "event_listeners": list(listeners),
+        # Explicit, whatever the URI says (docs/design.md, "Replica sets"): every read
+        # and write goes to the primary; reads see only majority-committed data, so a
+        # committed version, and every document of it, survive a failover; a write is
+        # acknowledged once a majority has it. The drivers retry a read or a write once
+        # on a network error or a step-down (retryable reads and writes).
+        "readPreference": "primary",
+        "readConcernLevel": "majority",
+        "w": "majority",
+        "retryReads": True,
+        "retryWrites": True,
     }
     if driver == "motor":
         from motor.motor_asyncio import AsyncIOMotorClient
@@ -46,3 +58,12 @@ async def close(client: Client) -> None:
     result = client.close()
     if inspect.isawaitable(result):
         await result
+
+
+def deadline(seconds: float) -> contextlib.AbstractContextManager[None]:
+    """Every store command started within the block ends by ``seconds`` from now: the
+    driver sets ``maxTimeMS`` and its socket timeouts from what is left (PyMongo's
+    client-side operation timeout). Cancelling an awaiting task stops the client side
+    only; with Motor the command even goes on in its thread. This stops the work itself:
+    on the server, and in Motor's threads (Motor carries the deadline into them)."""
+    return pymongo.timeout(seconds)

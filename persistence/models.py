@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
+import bson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -27,7 +28,11 @@ from pydantic.alias_generators import to_camel
 
 from persistence.errors import InvalidInput, Problem
 
-MAX_ID_LENGTH = 256
+MAX_ID_LENGTH = 2048
+"""Characters in an id. Spotify's local-file URIs (``spotify:local:artist:album:title:secs``,
+URL-encoded) run past 256; MongoDB itself bounds no ``_id`` but by the document size."""
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+"""MongoDB's limit on one BSON document (a playlist is stored as one, entries embedded)."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -206,6 +211,32 @@ def _size_problems(snapshot: LibrarySnapshot, limits: Limits) -> list[Problem]:
         for i, p in enumerate(snapshot.playlists)
         if len(p.entries) > limits.entries_per_playlist
     ]
+    if not problems:
+        problems += _oversized_playlists(snapshot)
+    return problems
+
+
+def _oversized_playlists(snapshot: LibrarySnapshot) -> list[Problem]:
+    """Playlists whose document would exceed MongoDB's 16 MiB: refused here, before the
+    store takes a lease, rather than by the driver half-way through a sync."""
+    from persistence._documents import playlist_to_doc  # the document the store writes
+
+    problems = []
+    for i, playlist in enumerate(snapshot.playlists):
+        # Encoding costs; an upper bound of the size is enough for all but the largest.
+        rough = sum(len(e.track_id) * 4 + 64 for e in playlist.entries)
+        if rough < MAX_DOCUMENT_BYTES // 2:
+            continue
+        doc = playlist_to_doc(snapshot.user_id, playlist, i, 0)
+        size = len(bson.encode(doc))
+        if size > MAX_DOCUMENT_BYTES:
+            problems.append(
+                Problem(
+                    f"playlists[{i}]",
+                    f"would be stored as a document of {size / 2**20:.1f} MiB; MongoDB "
+                    f"stores at most 16 MiB: split the playlist or send fewer entries",
+                )
+            )
     return problems
 
 

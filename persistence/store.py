@@ -5,7 +5,7 @@ The store is a facade over one-concept modules:
 * ``_snapshot``: the protocol that makes a sync all-or-nothing (lease, version flip,
   clean-up) — read it first;
 * ``_kinds``: the per-user kinds (likes, plays, playlists), described once; this module
-  derives their indexes and delta writes from it, ``reads`` their pages;
+  derives their indexes from it, ``_delta`` their writes, ``reads`` their pages;
 * ``reads``: ``LibraryView``, one pinned snapshot, and its Relay-style paging;
 * ``_tracks``: the global tracks collection;
 * ``_dialect``: every choice made for the embedded stand-in, apart from MongoDB's forms.
@@ -19,20 +19,21 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import PyMongoError
 
-from persistence import _documents as docs
-from persistence._dialect import READ_BATCH, Dialect, MongoDialect
-from persistence._kinds import KINDS, Kind
-from persistence._retry import is_transient, only_duplicates, retrying, unavailable
-from persistence._snapshot import Lease, Snapshots
-from persistence._tracks import Tracks, batched
+from persistence._delta import Delta, Progress, replace_items
+from persistence._dialect import Dialect, MongoDialect
+from persistence._kinds import KINDS
+from persistence._retry import is_transient, retrying, unavailable
+from persistence._snapshot import Snapshots
+from persistence._tracks import Tracks
+from persistence.client import deadline
 from persistence.errors import AlreadyIngested, InvalidInput, SnapshotExpired
 from persistence.models import (
     MAX_ID_LENGTH,
@@ -69,6 +70,11 @@ class StoreOptions:
     read_retries: int = 5
     """How often the one-shot reads (``liked`` ...) start again on a fresh view when a
     sync's clean-up overtook them."""
+    first_contact_seconds: float = 5.0
+    """How long a request's first command may wait for the store (server selection, the
+    client's ``serverSelectionTimeoutMS``). Under a request deadline PyMongo waits for a
+    server as long as the deadline allows; capping the first command keeps an outage's
+    answer prompt (``StoreUnavailable``) while later commands keep the whole deadline."""
 
 
 class SyncObserver(Protocol):
@@ -85,14 +91,6 @@ class _Unobserved:
 
     def sync_failed(self, user_id: str, kind: SyncKind, error: BaseException) -> None:
         pass
-
-
-@dataclass
-class _Delta:
-    added: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    updated: int = 0
 
 
 def _utcnow() -> datetime:
@@ -202,16 +200,28 @@ class LibraryStore:
             if kind is SyncKind.INGEST and lease.current is not None:
                 raise AlreadyIngested(user)
             await snapshots.discard_uncommitted(user, lease.current, lease.version)
-            progress = _Progress(user, lease.version, kind)
+            progress = Progress(user, lease.version, kind)
 
             tracks_upserted = await self._tracks.upsert(snapshot.tracks)
             progress("tracks", upserted=tracks_upserted)
             await snapshots.renew(user, lease)
 
-            deltas: dict[str, _Delta] = {}
+            deltas: dict[str, Delta] = {}
+            committed_filters = (
+                []
+                if lease.current is None
+                else self.dialect.snapshot_filters(user, lease.current, lease.dead)
+            )
             for spec in KINDS:
-                delta = await self._replace_items(
-                    spec, user, lease, spec.to_docs(snapshot, lease.version)
+                delta = await replace_items(
+                    self._collections[spec.name],
+                    spec,
+                    lease,
+                    spec.to_docs(snapshot, lease.version),
+                    filters=committed_filters,
+                    batch=self._options.write_batch,
+                    renew=partial(snapshots.renew, user, lease),
+                    user=user,
                 )
                 deltas[spec.name] = delta
                 progress(spec.name, added=delta.added, removed=delta.removed)
@@ -256,66 +266,21 @@ class LibraryStore:
         await snapshots.collect_garbage(user, lease.current, dead)
         return report
 
-    async def _replace_items(
-        self, kind: Kind, user: str, lease: Lease, new: Mapping[str, dict[str, Any]]
-    ) -> _Delta:
-        """Write the difference between the committed snapshot's items and ``new``:
-        new and changed items as documents of the lease's version, removed and changed
-        ones retired (``to`` = that version)."""
-        coll = self._collections[kind.name]
-        old: dict[str, dict[str, Any]] = {}
-        if lease.current is not None:
-            projection = {"_id": 1, kind.key: 1, **dict.fromkeys(kind.content, 1)}
-            for visible in self.dialect.snapshot_filters(user, lease.current, lease.dead):
-
-                async def read(visible: dict[str, Any] = visible) -> list[dict[str, Any]]:
-                    found: list[dict[str, Any]] = await coll.find(
-                        visible, projection, batch_size=READ_BATCH
-                    ).to_list(None)
-                    return found
-
-                old.update((d[kind.key], d) for d in await retrying("a sync", read))
-
-        delta = _Delta()
-        inserts: list[dict[str, Any]] = []
-        retire: list[str] = []
-        for k, doc in new.items():
-            before = old.get(k)
-            if before is None:
-                inserts.append(doc)
-                delta.added += 1
-            elif _same_content(before, doc, kind.content):
-                delta.unchanged += 1
-            else:
-                inserts.append(doc)
-                retire.append(before["_id"])
-                delta.added += 1
-                delta.removed += 1
-                delta.updated += 1
-        retire += [d["_id"] for k, d in old.items() if k not in new]
-        delta.removed += len(old) - delta.unchanged - delta.updated
-
-        for batch in batched(inserts, self._options.write_batch):
-            await retrying("a sync", partial(_insert, coll, batch))
-            await self._snapshots.renew(user, lease)
-        for ids in batched(retire, self._options.write_batch):
-            # ``userId`` too: routed to the user's shard, not broadcast. Idempotent.
-            retired = {"userId": user, "_id": {"$in": ids}, **lease.writable_marks()}
-            retire_one = partial(coll.update_many, retired, {"$set": {"to": lease.version}})
-            await retrying("a sync", retire_one)
-            await self._snapshots.renew(user, lease)
-        return delta
-
     # ----------------------------------------------------------------- reads
 
     async def view(self, user_id: str) -> LibraryView:
         """The user's committed snapshot, resolved once: every read of the returned view
         is of that one version (a request reads one library, never a mix)."""
         _check_read_id("userId", user_id)
-        library = await retrying(
-            "reading a library", lambda: self._libraries.find_one({"_id": user_id}, LIBRARY_FIELDS)
-        )
+        library = await retrying("reading a library", partial(self._first_contact, user_id))
         return LibraryView(user_id, library, self._collections, self.dialect)
+
+    async def _first_contact(self, user_id: str) -> dict[str, Any] | None:
+        with deadline(self._options.first_contact_seconds):
+            doc: dict[str, Any] | None = await self._libraries.find_one(
+                {"_id": user_id}, LIBRARY_FIELDS
+            )
+            return doc
 
     async def _read(self, user_id: str, read: Callable[[LibraryView], Awaitable[R]]) -> R:
         """``read`` of a fresh view, again if a sync's clean-up overtook it."""
@@ -376,21 +341,16 @@ class LibraryStore:
         ids = list(track_ids)
         for track_id in ids:
             _check_read_id("trackId", track_id)
-        return await retrying("reading tracks", lambda: self._tracks.read(ids))
+
+        async def read() -> dict[str, Track]:
+            with deadline(self._options.first_contact_seconds):  # often a request's first
+                return await self._tracks.read(ids)
+
+        return await retrying("reading tracks", read)
 
     async def last_sync(self, user_id: str) -> SyncReport | None:
         """The report of the user's last committed ingest or sync."""
         return await (await self.view(user_id)).last_sync()
-
-
-async def _insert(coll: Collection, docs: list[dict[str, Any]]) -> None:
-    """Insert new documents of this sync's version; a retry finds the ones a lost reply
-    already wrote (their ``_id`` names the version, so they can only be ours)."""
-    try:
-        await coll.insert_many(docs, ordered=False)
-    except BulkWriteError as error:
-        if not only_duplicates(error):
-            raise
 
 
 async def _whole_playlist(view: LibraryView, header: PlaylistHeader) -> Playlist:
@@ -404,31 +364,3 @@ async def _whole_playlist(view: LibraryView, header: PlaylistHeader) -> Playlist
             PlaylistEntry.model_construct(track_id=e.track_id, added_at=e.added_at) for e in entries
         ],
     )
-
-
-class _Progress:
-    """Logs one line per sync phase, so a long sync on a large library shows where it is."""
-
-    def __init__(self, user: str, version: int, kind: SyncKind) -> None:
-        self._user = user
-        self._version = version
-        self._kind = kind
-        self._started = time.perf_counter()
-
-    def __call__(self, phase: str, **counts: int) -> None:
-        elapsed = round((time.perf_counter() - self._started) * 1000)
-        log.info(
-            "%s %s: %s done after %d ms %s",
-            self._kind.value.lower(),
-            self._user,
-            phase,
-            elapsed,
-            counts,
-            extra={"userId": self._user, "version": self._version, "phase": phase, **counts},
-        )
-
-
-def _same_content(
-    before: Mapping[str, Any], after: Mapping[str, Any], fields: Sequence[str]
-) -> bool:
-    return all(docs.normalized(before.get(f)) == after.get(f) for f in fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,7 +25,7 @@ from server._gc import tune_for_serving
 from server.auth import JwtAuthenticator
 from server.body_limit import BodyLimitMiddleware
 from server.cors import cors_middleware
-from server.embedded import EmbeddedMongo
+from server.embedded import EmbeddedMongo, Supervisor
 from server.graphiql import GRAPHIQL_ASSETS_DIR
 from server.graphql_http import LibraryGraphQL
 from server.health import healthz, readyz
@@ -57,6 +58,11 @@ def create_app(settings: Settings) -> Starlette:
                 uri = await embedded.start()
                 stack.push_async_callback(embedded.stop)
                 log.info("embedded store started", extra={"dataDir": str(settings.data_dir)})
+                # If it dies it is restarted; if it cannot be, /healthz says so.
+                supervisor = Supervisor(embedded, partial(setattr, app.state, "unrecoverable"))
+                watching = asyncio.create_task(supervisor.run())
+                stack.callback(watching.cancel)
+                stack.callback(supervisor.stop)
             client = connect(uri, settings.driver, timeout_ms=settings.store_timeout_ms)
             stack.push_async_callback(close, client)
             stack.push_async_callback(in_flight.settled, _SETTLE_SECONDS)  # before close

@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ from pydantic import ValidationError
 
 from resolvers.schema import schema_sdl
 from server._flags import add_setting_flags, export_given_flags
-from server.embedded import EmbeddedMongo, EmbeddedMongoError
+from server.embedded import EmbeddedMongo, EmbeddedMongoError, Supervisor
 from server.logging import LogFormat, configure_logging, log_config
 from server.settings import Settings
 from sources.spotify import cli as spotify_cli
@@ -145,7 +146,25 @@ def _serve(args: argparse.Namespace) -> int:
             return EXIT_STORE
         log.info("embedded store at %s, data in %s", uri, settings.data_dir.resolve())
         os.environ["MONGODB_URI"] = uri
-        _run_uvicorn(settings, log_format)
+        # If the store dies, this process restarts it (on the same port, which the workers
+        # know); if it cannot, the server shuts down and exits non-zero for its process
+        # manager to start it afresh.
+        supervisor = Supervisor(embedded, lambda _reason: os.kill(os.getpid(), signal.SIGTERM))
+        watcher = threading.Thread(
+            target=asyncio.run, args=(supervisor.run(),), name="embedded-supervisor", daemon=True
+        )
+        watcher.start()
+        try:
+            _run_uvicorn(settings, log_format)
+        except SystemExit:
+            if supervisor.gave_up is None:
+                raise
+        finally:
+            supervisor.stop()
+            watcher.join(timeout=5)
+        if supervisor.gave_up is not None:
+            _complain(f"librarycache: {supervisor.gave_up}")
+            return EXIT_STORE
     finally:
         _stop_store(embedded)
     return EXIT_OK

@@ -17,12 +17,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
+
+log = logging.getLogger("librarycache.embedded")
 
 _STOP_GRACE_SECONDS = 30.0
 _RESEND_SECONDS = 2.0
@@ -278,6 +282,62 @@ class EmbeddedMongo:
         return text[-_LOG_TAIL_CHARS:].strip() or "(log empty)"
 
 
+class Supervisor:
+    """Restarts the embedded store when its process dies, on the same port and data.
+
+    If it cannot be started ``attempts`` times in a row, the supervisor gives up and calls
+    ``on_give_up`` with the reason: the server cannot recover by itself, so it should say so
+    (``/healthz``) or exit, and let its process manager start it afresh.
+    """
+
+    def __init__(
+        self,
+        embedded: EmbeddedMongo,
+        on_give_up: Callable[[str], None],
+        *,
+        interval: float = 0.5,
+        attempts: int = 3,
+    ) -> None:
+        self.embedded = embedded
+        self.restarts = 0
+        self.gave_up: str | None = None
+        self._on_give_up = on_give_up
+        self._interval = interval
+        self._attempts = attempts
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Stop watching (before the store is stopped on purpose); safe from any thread."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            await asyncio.sleep(self._interval)
+            if self._stopping.is_set() or self.embedded.pid is not None:
+                continue
+            log.error("the embedded store is not running; restarting it")
+            try:
+                await self.embedded.start()
+            except (EmbeddedMongoError, OSError) as error:  # OSError: e.g. its data dir
+                failures += 1
+                log.error(
+                    "the embedded store did not restart (%d of %d): %s",
+                    failures,
+                    self._attempts,
+                    error,
+                )
+                if failures >= self._attempts:
+                    self.gave_up = f"the embedded store died and could not be restarted: {error}"
+                    self._on_give_up(self.gave_up)
+                    return
+                await asyncio.sleep(self._interval * 2**failures)
+                continue
+            failures = 0
+            self.restarts += 1
+            log.warning("the embedded store was restarted", extra={"restarts": self.restarts})
+
+
 class _PortTakenError(EmbeddedMongoError):
     """Another process holds the port; worth retrying only when we picked the port."""
 
@@ -309,13 +369,18 @@ def _free_port(host: str) -> int:
 
 async def _tcp_accepts(host: str, port: int) -> bool:
     """A cheap probe that lets startup poll quickly, before the driver's slower retry cadence."""
+    # A socket of our own, closed however the probe ends: a cancelled open_connection
+    # could leave its socket to the garbage collector (a ResourceWarning in tests).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=1.0)
+        async with asyncio.timeout(1.0):
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
     except (OSError, TimeoutError):
         return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
+    finally:
+        sock.close()
     return True
 
 

@@ -1,4 +1,5 @@
-"""Liveness (`/healthz`: the process serves) and readiness (`/readyz`: the store answers)."""
+"""Liveness (`/healthz`: the process serves, or can recover) and readiness (`/readyz`: the
+store answers)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ log = logging.getLogger("librarycache.health")
 
 
 async def healthz(request: Request) -> JSONResponse:
+    """503 once the server knows it cannot recover by itself (its embedded store died
+    and could not be restarted): the process manager should restart it. A store that is
+    merely unreachable is ``/readyz``'s concern; restarting would not help."""
+    unrecoverable = getattr(request.app.state, "unrecoverable", None)
+    if unrecoverable is not None:
+        return JSONResponse({"status": "failing", "reason": unrecoverable}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

@@ -32,10 +32,12 @@ from strawberry.extensions import (
 )
 from strawberry.types.graphql import OperationType
 
+from persistence.client import deadline as store_deadline
 from server.cost import CostLimit, stored_counts
 from server.settings import Settings
 
 log = logging.getLogger("librarycache.limits")
+_STORE_GRACE_SECONDS = 1.0
 
 TIMEOUT = "TIMEOUT"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -133,9 +135,18 @@ class ExecutionTimeout(SchemaExtension):
         mutation = context.operation_type is OperationType.MUTATION
         seconds = self._mutation_seconds if mutation else self._query_seconds
         deadline = asyncio.timeout(seconds)
+        # A query's store work also gets the driver's own deadline, a little later:
+        # cancellation answers the client, this ends the reads it started (on the server,
+        # and in Motor's threads). Not a sync's: PyMongo's deadline replaces the server
+        # selection timeout, so a store that died mid-sync would hold it for the whole
+        # sync limit; a sync is cancelled between its commands instead.
+        driver_deadline = (
+            contextlib.nullcontext() if mutation else store_deadline(seconds + _STORE_GRACE_SECONDS)
+        )
         try:
-            async with deadline:
-                yield
+            with driver_deadline:
+                async with deadline:
+                    yield
         except TimeoutError:
             if not deadline.expired():
                 raise

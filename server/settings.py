@@ -213,4 +213,8 @@ class Settings(BaseSettings):
 
     @property
     def store_options(self) -> StoreOptions:
-        return StoreOptions(lease_seconds=self.lease_seconds, write_batch=self.write_batch)
+        return StoreOptions(
+            lease_seconds=self.lease_seconds,
+            write_batch=self.write_batch,
+            first_contact_seconds=self.store_timeout_ms / 1000,
+        )

@@ -77,6 +77,13 @@ def _answers(*codes: str | None) -> httpx.MockTransport:
             return httpx.Response(200, json={"data": {mutation: {"kind": mutation.upper()}}})
         if code == "503":
             return httpx.Response(503, text="upstream restarting")
+        if code == "STORE_DOWN":  # the server's own answer to a store outage
+            error = {"message": "unavailable", "extensions": {"code": "SERVICE_UNAVAILABLE"}}
+            return httpx.Response(
+                503,
+                json={"data": None, "errors": [error]},
+                headers={"content-type": "application/graphql-response+json", "retry-after": "1"},
+            )
         error = {"message": f"refused: {code}", "extensions": {"code": code}}
         return httpx.Response(200, json={"data": None, "errors": [error]})
 
@@ -91,6 +98,16 @@ def test_conflicts_are_retried_with_growing_delays() -> None:
     assert report == {"kind": "SYNC"}
     assert len(delays) == 3
     assert delays[0] < delays[2]  # 1 s, 2 s, 4 s, each with +-50 % jitter
+
+
+def test_a_store_outage_is_retried() -> None:
+    """SERVICE_UNAVAILABLE, as HTTP 503 (graphql-response+json) or inside a 200 body."""
+    delays: list[float] = []
+    transport = _answers("STORE_DOWN", "SERVICE_UNAVAILABLE", None)
+    with httpx.Client(transport=transport, base_url="http://lc") as client:
+        report = sync_job.push(client, {"userId": "u"}, sleep=delays.append)
+    assert report == {"kind": "INGEST"}
+    assert len(delays) == 2
 
 
 def test_refusals_that_retrying_cannot_fix_end_the_job() -> None:

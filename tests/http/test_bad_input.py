@@ -17,7 +17,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from persistence import LibraryView
+from persistence import MAX_ID_LENGTH, LibraryView
 from tests.factories import make_library, track
 from tests.graphql_client import INGEST, SYNC, post
 
@@ -101,7 +101,7 @@ def _both(*mutations: Mutate) -> Mutate:
 
 
 BAD = "BAD_USER_INPUT"
-LONG_ID = "t" * 257
+LONG_ID = "t" * (MAX_ID_LENGTH + 1)
 CASES = [
     pytest.param(
         _set("userId", ""),
@@ -114,10 +114,11 @@ CASES = [
             (
                 BAD,
                 "likes[0].trackId",
-                f"likes[0].trackId: String should have at most 256 characters (got '{'t' * 76}...)",
+                f"likes[0].trackId: String should have at most {MAX_ID_LENGTH} characters "
+                f"(got '{'t' * 76}...)",
             )
         ],
-        id="257-char-id",
+        id="id-one-past-the-limit",
     ),
     pytest.param(
         _set("playlists.1.playlistId", "playlist:\x07bell"),

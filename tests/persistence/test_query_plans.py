@@ -135,6 +135,12 @@ async def planned(backend: str, db_name: str) -> AsyncIterator[list[Planned]]:
         await store.playlist(USER, f"playlist:{USER}:0")
         await store.tracks(["track:0", "track:1", "track:9"])
         await store.last_sync(USER)
+        view = await store.view(USER)  # the read API: both directions, headers, entries
+        await view.liked(last=1, before=first.end_cursor)
+        headers = await view.playlists(first=1)
+        await view.playlists(after=headers.end_cursor)
+        await view.playlist_entries(f"playlist:{USER}:0", first=1)
+        await view.playlist_entries(f"playlist:{USER}:0", last=1)
 
         recorded, recorder.commands = recorder.commands, []
         plans: list[Planned] = []
@@ -173,7 +179,15 @@ def test_every_query_reads_through_an_index(planned: list[Planned]) -> None:
 
 def test_per_user_queries_use_the_stores_own_indexes(planned: list[Planned]) -> None:
     """Reads, retirements and deletes of one user's documents are bounded by that user."""
-    ours = {"user_addedAt", "user_lastPlayedAt", "user_playlist", "user_from", "user_to", "_id_"}
+    ours = {
+        "user_addedAt",
+        "user_lastPlayedAt",
+        "user_index",
+        "user_playlist",
+        "user_from",
+        "user_to",
+        "_id_",
+    }
     wrong = [
         str(p)
         for p in planned

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pymongo.errors import OperationFailure
 
 from persistence import (
     InvalidInput,
@@ -271,9 +272,8 @@ async def test_dead_versions_are_ignored_while_paging(store: LibraryStore) -> No
     library["likes"] = library["likes"][1:]
     library["tracks"].append(track("track:new"))
     library["likes"].append({"trackId": "track:new", "addedAt": BASE.isoformat()})
-    failing = LibraryStore(
-        FaultyDatabase(store._db, Fail("update_many", nth=1)), dialect=store.dialect
-    )
+    refused = Fail("update_many", error=lambda: OperationFailure("injected", code=2))
+    failing = LibraryStore(FaultyDatabase(store._db, refused), dialect=store.dialect)
     with pytest.raises(Exception, match="injected"):
         await failing.sync(snapshot(library))
     await store.sync(snapshot(library))
