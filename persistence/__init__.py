@@ -30,7 +30,7 @@ from persistence.models import (
     SyncReport,
     Track,
 )
-from persistence.reads import LibraryView
+from persistence.reads import LibraryView, entry_cursor
 from persistence.store import LibraryStore, StoreOptions, SyncObserver
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "LibrarySnapshot",
     "LibraryStore",
     "LibraryView",
+    "entry_cursor",
     "Like",
     "Limits",
     "MongoDialect",

@@ -85,6 +85,12 @@ class Paging:
         )
 
 
+def entry_cursor(position: int) -> str:
+    """The cursor of the playlist entry at ``position`` (from 0), as ``playlist_entries``
+    issues it: for clients of the deprecated ``entries(after:)``, which took positions."""
+    return _cursors.encode(_ENTRIES, (position,))
+
+
 class LibraryView:
     """One user's library at one committed version (``None``: never ingested, all empty)."""
 
@@ -213,7 +219,7 @@ class LibraryView:
         more = count is not None and len(entries) > count
         if more:
             entries = entries[1:] if paging.backward else entries[:-1]
-        cursors = [_cursors.encode(_ENTRIES, (e.position,)) for e in entries]
+        cursors = [entry_cursor(e.position) for e in entries]
         return paging.page(entries, total, more, cursors)
 
     async def last_sync(self) -> SyncReport | None:

@@ -9,7 +9,7 @@ from typing import cast
 import strawberry
 from strawberry.relay import PageInfo
 
-from persistence import models
+from persistence import entry_cursor, models
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.ids import Node
@@ -129,6 +129,10 @@ class Playlist(Node):
     async def entries(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> list[PlaylistEntry] | None:
+        if after is not None and after.isascii() and after.isdigit() and len(after) <= 9:
+            # This field's cursors were positions once ("41"); clients that kept or
+            # computed one go on working.
+            after = entry_cursor(int(after))
         args = page_args(info.context.max_page_size, first=first, after=after)
         return await _entries(info, await self._entries(info, args))
 

@@ -254,8 +254,11 @@ class LibraryGraphQL(GraphQL[RequestContext, None]):
         elif graphql_response and _unavailable(result):
             # The store is down and nothing was answered: a 503 that clients and load
             # balancers retry (application/json keeps 200, as that format requires).
+            # GraphQL over HTTP allows a non-2xx status only for a response without a
+            # "data" entry; with nullable root fields it would be all nulls, so it goes.
             sub_response.status_code = 503
             sub_response.headers["retry-after"] = "1"
+            response.pop("data", None)
         return response
 
     def create_response(

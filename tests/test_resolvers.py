@@ -67,6 +67,21 @@ async def test_playlist_entries_page_by_position(store: LibraryStore) -> None:
     assert [e["trackId"] for e in rest["entries"]] == ["track:2", "track:3"]
 
 
+@pytest.mark.parametrize(("after", "positions"), [("1", [2, 3]), ("3", [4]), ("9", [])])
+async def test_entries_still_take_a_position_as_after(
+    store: LibraryStore, after: str, positions: list[int]
+) -> None:
+    """The deprecated `entries` once documented its cursors as positions: clients that
+    kept or computed one ("1") keep reading the entries after that position."""
+    await store.ingest(snapshot(make_library(entries=5)))
+    query = """query($u: ID!, $p: ID!, $after: String) {
+      playlist(userId: $u, playlistId: $p) { entries(first: 2, after: $after) { position } }
+    }"""
+    ids = {"u": "user:alice", "p": "playlist:user:alice:0"}
+    page = (await execute(store, query, **ids, after=after))["playlist"]
+    assert [e["position"] for e in page["entries"]] == positions
+
+
 async def test_paging_liked_with_cursors_reads_every_like_once(store: LibraryStore) -> None:
     await store.ingest(snapshot(make_library(likes=7)))
     query = """query($after: String) {

@@ -89,6 +89,27 @@ def read_response(sock: socket.socket) -> tuple[int, bytes]:
     return int(received.split(b" ", 2)[1]), received
 
 
+def read_one_response(sock: socket.socket) -> bytes:
+    """One whole response on a connection that stays open: its head, then the body its
+    Content-Length announces (the two may arrive in separate segments)."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed the connection after {received!r}"
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")[1:]
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection inside a body"
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def request_head(*headers: str, method: str = "GET", path: str = "/healthz") -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "Host: test", *headers, "", ""]
     return "\r\n".join(lines).encode()
@@ -202,7 +223,7 @@ def test_a_client_leaving_mid_body_logs_no_500(server: Server) -> None:
 def test_an_idle_keep_alive_connection_is_closed(server: Server) -> None:
     with server.connect() as sock:
         sock.sendall(request_head())
-        first = sock.recv(65536)
+        first = read_one_response(sock)
         assert first.startswith(b"HTTP/1.1 200")
         started = time.perf_counter()
         status, _ = read_response(sock)  # nothing more asked: the server closes
