@@ -42,7 +42,6 @@ __all__ = [
     "LibrarySnapshot",
     "LibraryStore",
     "LibraryView",
-    "entry_cursor",
     "Like",
     "Limits",
     "MongoDialect",
@@ -63,5 +62,6 @@ __all__ = [
     "SyncReport",
     "Track",
     "detect_dialect",
+    "entry_cursor",
     "is_transient",
 ]

@@ -10,6 +10,8 @@ import strawberry
 from strawberry.types.arguments import InputContext
 from strawberry.types.base import get_object_definition
 
+from persistence.models import MAX_ID_LENGTH
+
 
 @strawberry.input
 class TrackInput:
@@ -53,7 +55,13 @@ class PlaylistInput:
     snapshot_id: str | None = None
 
 
-@strawberry.input(description="A user's whole library as the source reports it.")
+@strawberry.input(
+    description=(
+        "A user's whole library as the source reports it. Every id (userId, trackId, "
+        f"playlistId) is 1 to {MAX_ID_LENGTH:,} characters without control characters, "
+        "long enough for Spotify's local-file URIs; ids in reads have the same bound."
+    )
+)
 class LibraryInput:
     user_id: strawberry.ID
     tracks: list[TrackInput]
