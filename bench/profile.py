@@ -1,6 +1,6 @@
 """Profile one request type in process with pyinstrument: where does the server's time go?
 
-    python -m bench.profile ingest|sync|liked-ids|liked-page [--repeat N] [--html FILE]
+    python -m bench.profile ingest|sync|liked-ids|liked-page|playlists [--repeat N] [--html FILE]
 
 The app runs in this process (httpx's ASGI transport, no sockets to the client), the store
 is a fresh embedded nx-27017 server; time spent waiting on it shows as ``await`` frames.
@@ -18,7 +18,7 @@ import httpx
 from pyinstrument import Profiler
 
 from bench.library import L, change_one_percent, make_input
-from bench.queries import INGEST, LIKED_IDS, LIKED_PAGE, SYNC
+from bench.queries import INGEST, LIKED_IDS, LIKED_PAGE, PLAYLISTS_ENTRIES, SYNC
 from server.app import create_app
 from server.embedded import EmbeddedMongo
 from server.settings import Settings
@@ -56,6 +56,8 @@ async def main(kind: str, repeat: int, html: Path | None, *, show_all: bool = Fa
                         work = [(SYNC, {"input": change_one_percent(library)})]
                     elif kind == "liked-ids":
                         work = [(LIKED_IDS, {"userId": USER})] * repeat
+                    elif kind == "playlists":
+                        work = [(PLAYLISTS_ENTRIES, {"userId": USER})] * repeat
                     else:
                         work = [(LIKED_PAGE, {"userId": USER, "first": 50})] * repeat
                     profiler = Profiler(async_mode="enabled")
@@ -71,7 +73,7 @@ async def main(kind: str, repeat: int, html: Path | None, *, show_all: bool = Fa
 
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("kind", choices=["ingest", "sync", "liked-ids", "liked-page"])
+    parser.add_argument("kind", choices=["ingest", "sync", "liked-ids", "liked-page", "playlists"])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--html", type=Path)
     parser.add_argument("--all", action="store_true", help="show library frames too")
