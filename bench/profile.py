@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from pyinstrument import Profiler
 
-from bench.library import L, change_one_percent, make_input
+from bench.library import L, Shape, change_one_percent, make_input
 from bench.queries import INGEST, LIKED_IDS, LIKED_PAGE, PLAYLISTS_ENTRIES, SYNC
 from server.app import create_app
 from server.embedded import EmbeddedMongo
@@ -34,19 +34,24 @@ async def _post(client: httpx.AsyncClient, query: str, variables: dict[str, Any]
     return body["data"]
 
 
-async def main(kind: str, repeat: int, html: Path | None, *, show_all: bool = False) -> str | None:
+async def main(
+    kind: str, repeat: int, html: Path | None, *, show_all: bool = False, likes: int = L.likes
+) -> str | None:
     with tempfile.TemporaryDirectory(prefix="lc-profile-") as tmp:
         embedded = EmbeddedMongo(Path(tmp) / "nx")
         uri = await embedded.start()
         try:
-            settings = Settings(mongodb_uri=uri, store_timeout_ms=60_000)
+            settings = Settings(
+                mongodb_uri=uri, store_timeout_ms=120_000, max_body_bytes=64 * 1024 * 1024
+            )
             app = create_app(settings)
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://bench", timeout=600
                 ) as client:
-                    library = make_input(USER, L)
+                    shape = L if likes == L.likes else Shape(tracks=likes, likes=likes)
+                    library = make_input(USER, shape)
                     if kind != "ingest":
                         await _post(client, INGEST, {"input": library})
                     work: list[tuple[str, dict[str, Any]]]
@@ -76,9 +81,10 @@ def cli() -> None:
     parser.add_argument("kind", choices=["ingest", "sync", "liked-ids", "liked-page", "playlists"])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--html", type=Path)
+    parser.add_argument("--likes", type=int, default=L.likes, help="library size (default L)")
     parser.add_argument("--all", action="store_true", help="show library frames too")
     args = parser.parse_args()
-    page = asyncio.run(main(args.kind, args.repeat, args.html, show_all=args.all))
+    page = asyncio.run(main(args.kind, args.repeat, args.html, show_all=args.all, likes=args.likes))
     if args.html is not None and page is not None:
         args.html.write_text(page)
 
