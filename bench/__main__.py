@@ -1,10 +1,16 @@
-"""``python -m bench [--quick]``: every figure of issue 5 in one run (see docs/performance.md)."""
+"""``python -m bench``: LibraryCache beside the Apollo/Node peer and the bare baselines.
+
+``--budget`` runs the budget of issue 5 instead (every figure against its bound).
+See docs/performance.md.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
+from bench.compare import CompareOptions, compare
 from bench.run import Options, run, write_json
 
 
@@ -13,24 +19,39 @@ def main() -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="one ingest instead of three, 4 s load runs, other users with 1,000 likes",
+        help="compare: one round, 5 reads per figure; budget: one ingest, 4 s load runs",
     )
-    parser.add_argument("--users", type=int, default=200, help="users in the scale test")
+    parser.add_argument("--rounds", type=int, help="compare: interleaved rounds (default 3)")
+    parser.add_argument(
+        "--growth",
+        default="1000,10000,100000",
+        help="compare: library sizes (likes) for the growth figures, comma-separated",
+    )
+    parser.add_argument("--budget", action="store_true", help="run the budget of issue 5 instead")
+    parser.add_argument("--users", type=int, default=200, help="budget: users in the scale test")
     parser.add_argument(
         "--other-likes",
         type=int,
-        help="likes of each seeded user in the scale test (default 10,000; --quick 1,000)",
+        help="budget: likes of each seeded user in the scale test (default 10,000; --quick 1,000)",
     )
     parser.add_argument(
         "--skip",
         action="append",
         default=[],
         choices=["throughput", "scale", "big"],
-        help="leave out a phase (repeatable); the figures it gives are then missing",
+        help="budget: leave out a phase (repeatable); the figures it gives are then missing",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--keep", type=Path, help="copy the store and server logs here")
+    parser.add_argument("--keep", type=Path, help="budget: copy the store and server logs here")
     args = parser.parse_args()
+    if not args.budget:
+        rounds = args.rounds if args.rounds is not None else 1 if args.quick else 3
+        growth = tuple(int(n) for n in args.growth.split(",") if n)
+        figures = compare(CompareOptions(quick=args.quick, rounds=rounds, growth=growth))
+        print(figures.table())
+        if args.json:
+            args.json.write_text(json.dumps({"values": figures.values, "extra": figures.extra}))
+        return 0
     options = Options(
         quick=args.quick,
         users=args.users,

@@ -82,3 +82,61 @@ def seed(db: Db, documents: dict[str, list[dict[str, Any]]]) -> None:
     for name, docs in documents.items():
         for start in range(0, len(docs), 5000):
             db[name].insert_many(docs[start : start + 5000], ordered=False)
+
+
+def sync_cpu(db: Db, body: bytes, version: int) -> float:
+    """CPU of a bare sync of a whole library by delete-then-insert, as the peer does it.
+
+    Decode the body, build the documents, upsert the tracks, delete the user's likes,
+    plays and playlists and insert the new ones.
+    """
+    start = time.process_time()
+    library = orjson.loads(body)["variables"]["input"]
+    documents = store_documents(library, version)
+    user = library["userId"]
+    for name in ("likes", "plays", "playlists"):
+        db[name].delete_many({"userId": user})
+    documents.pop("libraries", None)
+    write_documents(db, documents)
+    db.libraries.update_one({"_id": user}, {"$set": {"version": version}}, upsert=True)
+    return time.process_time() - start
+
+
+_PLAYLIST_TRACK = {"title": 1, "artists": 1, "album": 1, "durationMs": 1}
+
+
+def playlists_cpu(db: Db, user_id: str, repeat: int, first: int = 100) -> tuple[float, int]:
+    """CPU per bare read of a user's playlists with their entries and the entries' tracks.
+
+    The committed version, the playlists of its snapshot in order (``first`` entries of
+    each), their tracks by one ``$in``, and the answer as JSON bytes (what
+    ``PLAYLISTS_ENTRIES`` asks for).
+    """
+    entries = 0
+    start = time.process_time()
+    for _ in range(repeat):
+        version = db.libraries.find_one({"_id": user_id}, {"version": 1})["version"]  # type: ignore[index]
+        playlists = list(db.playlists.find(snapshot_filters(user_id, version)[0]).sort("index", 1))
+        ids = list({e["trackId"] for p in playlists for e in p["entries"][:first]})
+        tracks = {t["_id"]: t for t in db.tracks.find({"_id": {"$in": ids}}, _PLAYLIST_TRACK)}
+        answer = [
+            {
+                "playlistId": p["playlistId"],
+                "name": p["name"],
+                "snapshotId": p["snapshotId"],
+                "entryCount": p["entryCount"],
+                "entries": [
+                    {
+                        "position": i,
+                        "trackId": e["trackId"],
+                        "addedAt": e["addedAt"].isoformat(),
+                        "track": {"trackId": e["trackId"], **tracks[e["trackId"]]},
+                    }
+                    for i, e in enumerate(p["entries"][:first])
+                ],
+            }
+            for p in playlists
+        ]
+        orjson.dumps({"data": {"playlists": answer}})
+        entries = sum(len(p["entries"]) for p in answer)
+    return (time.process_time() - start) / repeat, entries

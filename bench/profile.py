@@ -1,6 +1,6 @@
 """Profile one request type in process with pyinstrument: where does the server's time go?
 
-    python -m bench.profile ingest|sync|liked-ids|liked-page [--repeat N] [--html FILE]
+    python -m bench.profile ingest|sync|liked-ids|liked-page|playlists [--repeat N] [--html FILE]
 
 The app runs in this process (httpx's ASGI transport, no sockets to the client), the store
 is a fresh embedded nx-27017 server; time spent waiting on it shows as ``await`` frames.
@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 from pyinstrument import Profiler
 
-from bench.library import L, change_one_percent, make_input
-from bench.queries import INGEST, LIKED_IDS, LIKED_PAGE, SYNC
+from bench.library import L, Shape, change_one_percent, make_input
+from bench.queries import INGEST, LIKED_IDS, LIKED_PAGE, PLAYLISTS_ENTRIES, SYNC
 from server.app import create_app
 from server.embedded import EmbeddedMongo
 from server.settings import Settings
@@ -34,19 +34,24 @@ async def _post(client: httpx.AsyncClient, query: str, variables: dict[str, Any]
     return body["data"]
 
 
-async def main(kind: str, repeat: int, html: Path | None, *, show_all: bool = False) -> str | None:
+async def main(
+    kind: str, repeat: int, html: Path | None, *, show_all: bool = False, likes: int = L.likes
+) -> str | None:
     with tempfile.TemporaryDirectory(prefix="lc-profile-") as tmp:
         embedded = EmbeddedMongo(Path(tmp) / "nx")
         uri = await embedded.start()
         try:
-            settings = Settings(mongodb_uri=uri, store_timeout_ms=60_000)
+            settings = Settings(
+                mongodb_uri=uri, store_timeout_ms=120_000, max_body_bytes=64 * 1024 * 1024
+            )
             app = create_app(settings)
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://bench", timeout=600
                 ) as client:
-                    library = make_input(USER, L)
+                    shape = L if likes == L.likes else Shape(tracks=likes, likes=likes)
+                    library = make_input(USER, shape)
                     if kind != "ingest":
                         await _post(client, INGEST, {"input": library})
                     work: list[tuple[str, dict[str, Any]]]
@@ -56,6 +61,8 @@ async def main(kind: str, repeat: int, html: Path | None, *, show_all: bool = Fa
                         work = [(SYNC, {"input": change_one_percent(library)})]
                     elif kind == "liked-ids":
                         work = [(LIKED_IDS, {"userId": USER})] * repeat
+                    elif kind == "playlists":
+                        work = [(PLAYLISTS_ENTRIES, {"userId": USER})] * repeat
                     else:
                         work = [(LIKED_PAGE, {"userId": USER, "first": 50})] * repeat
                     profiler = Profiler(async_mode="enabled")
@@ -71,12 +78,13 @@ async def main(kind: str, repeat: int, html: Path | None, *, show_all: bool = Fa
 
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("kind", choices=["ingest", "sync", "liked-ids", "liked-page"])
+    parser.add_argument("kind", choices=["ingest", "sync", "liked-ids", "liked-page", "playlists"])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--html", type=Path)
+    parser.add_argument("--likes", type=int, default=L.likes, help="library size (default L)")
     parser.add_argument("--all", action="store_true", help="show library frames too")
     args = parser.parse_args()
-    page = asyncio.run(main(args.kind, args.repeat, args.html, show_all=args.all))
+    page = asyncio.run(main(args.kind, args.repeat, args.html, show_all=args.all, likes=args.likes))
     if args.html is not None and page is not None:
         args.html.write_text(page)
 

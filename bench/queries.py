@@ -27,3 +27,26 @@ LIKED_PAGE = """query LikedPage($userId: ID!, $first: Int) {
 PLAYLISTS = """query Playlists($userId: ID!) {
   playlists(userId: $userId) { playlistId name snapshotId entryCount }
 }"""
+
+LIBRARY_LIKED_PAGE = """query LibraryLikedPage($userId: ID!, $first: Int) {
+  library(userId: $userId) {
+    id
+    liked(first: $first) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges {
+        cursor addedAt
+        node { id trackId title artists album durationMs explicit }
+      }
+    }
+  }
+}"""
+
+PLAYLISTS_ENTRIES = """query PlaylistsEntries($userId: ID!) {
+  playlists(userId: $userId) {
+    playlistId name snapshotId entryCount
+    entries(first: 100) {
+      position trackId addedAt track { trackId title artists album durationMs }
+    }
+  }
+}"""
