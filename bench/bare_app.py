@@ -23,8 +23,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from persistence._documents import snapshot_filters
+from persistence._dialect import MongoDialect
 from persistence.client import close, connect
+
+
+def _visible(user_id: str, version: int) -> dict[str, Any]:
+    """The production filter of a user's snapshot (a user with no dead versions)."""
+    return MongoDialect().snapshot_filters(user_id, version, ())[0]
+
 
 _TRACK = {"_id": 1, "title": 1, "artists": 1, "album": 1, "durationMs": 1, "explicit": 1}
 
@@ -55,7 +61,8 @@ def create_app() -> Starlette:
         version = library["version"]
         found = (
             await db.likes.find(
-                snapshot_filters(user, version)[0], {"_id": 0, "trackId": 1, "addedAt": 1}
+                _visible(user, version),
+                {"_id": 0, "trackId": 1, "addedAt": 1},
             )
             .sort([("addedAt", -1), ("trackId", -1)])
             .limit(first + 1)

@@ -14,7 +14,13 @@ from pymongo import MongoClient, UpdateOne
 from pymongo.database import Database
 
 from bench.library import store_documents
-from persistence._documents import snapshot_filters
+from persistence._dialect import MongoDialect
+
+
+def _visible(user_id: str, version: int) -> dict[str, Any]:
+    """The production filter of a user's snapshot (a user with no dead versions)."""
+    return MongoDialect().snapshot_filters(user_id, version, ())[0]
+
 
 BATCH = 1000
 
@@ -70,7 +76,9 @@ def liked_ids_cpu(
     start = time.process_time()
     for _ in range(repeat):
         cursor = db.likes.find(
-            snapshot_filters(user_id, version)[0], {"_id": 0, "trackId": 1}, **extra
+            _visible(user_id, version),
+            {"_id": 0, "trackId": 1},
+            **extra,
         )
         ids = [d["trackId"] for d in cursor.sort([("addedAt", -1), ("trackId", -1)])]
         count = len(ids)
@@ -116,7 +124,7 @@ def playlists_cpu(db: Db, user_id: str, repeat: int, first: int = 100) -> tuple[
     start = time.process_time()
     for _ in range(repeat):
         version = db.libraries.find_one({"_id": user_id}, {"version": 1})["version"]  # type: ignore[index]
-        playlists = list(db.playlists.find(snapshot_filters(user_id, version)[0]).sort("index", 1))
+        playlists = list(db.playlists.find(_visible(user_id, version)).sort("index", 1))
         ids = list({e["trackId"] for p in playlists for e in p["entries"][:first]})
         tracks = {t["_id"]: t for t in db.tracks.find({"_id": {"$in": ids}}, _PLAYLIST_TRACK)}
         answer = [

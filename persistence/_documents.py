@@ -51,25 +51,6 @@ def doc_id(user_id: str, key: str, version: int) -> str:
     return f"{user_id}{_SEP}{key}{_SEP}{version}"
 
 
-def snapshot_filters(user_id: str, version: int, dead: Sequence[int] = ()) -> list[dict[str, Any]]:
-    """Filters whose union is a user's documents in the snapshot of ``version``.
-
-    ``dead``: versions whose syncs never committed (the library document lists them). A
-    sync that stalled past its lease may still write under such a version after the
-    clean-up; its documents belong to no snapshot and its retirement marks retire nothing.
-    Each filter is a plain conjunction, with no ``$or``: nx-27017 does not AND a top-level
-    ``$or`` with its siblings, and plans ``$and`` forms far slower. Usually there is one.
-    """
-    if not dead:
-        return [{"userId": user_id, "from": {"$lte": version}, "to": {"$gt": version}}]
-    never = list(dead)
-    written = {"$lte": version, "$nin": never}
-    return [
-        {"userId": user_id, "from": written, "to": {"$gt": version}},
-        {"userId": user_id, "from": written, "to": {"$in": never}},
-    ]
-
-
 def track_to_doc(track: Track) -> dict[str, Any]:
     # Spelled out (every name in TRACK_FIELDS): 3x faster than a loop over them, and
     # an ingest builds one per track.
