@@ -180,17 +180,17 @@ def test_a_silent_connection_is_closed(server: Server) -> None:
     assert time.perf_counter() - started < LIMIT_SECONDS + SLACK_SECONDS
 
 
+def partial_body() -> bytes:
+    """A POST whose Content-Length promises 1,000 bytes, of which only a few follow."""
+    head = request_head(
+        "Content-Type: application/json", "Content-Length: 1000", method="POST", path="/graphql"
+    )
+    return head + b'{"query": "{ __typ'
+
+
 def test_a_body_promised_and_never_sent_gets_408_and_no_500(server: Server) -> None:
     with server.connect() as sock:
-        sock.sendall(
-            request_head(
-                "Content-Type: application/json",
-                "Content-Length: 1000",
-                method="POST",
-                path="/graphql",
-            )
-            + b'{"query": "{ __typ'
-        )
+        sock.sendall(partial_body())
         server.probe()
         started = time.perf_counter()
         status, answer = read_response(sock)
@@ -203,15 +203,7 @@ def test_a_body_promised_and_never_sent_gets_408_and_no_500(server: Server) -> N
 
 def test_a_client_leaving_mid_body_logs_no_500(server: Server) -> None:
     with server.connect() as sock:
-        sock.sendall(
-            request_head(
-                "Content-Type: application/json",
-                "Content-Length: 1000",
-                method="POST",
-                path="/graphql",
-            )
-            + b'{"query": "{ __typ'
-        )
+        sock.sendall(partial_body())
     deadline = time.monotonic() + LIMIT_SECONDS + SLACK_SECONDS
     while "client left" not in server.log_text() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -22,7 +22,7 @@ import pytest
 from server.embedded import pid_alive
 from tests.factories import make_library
 from tests.graphql_client import INGEST, SYNC, data, post
-from tests.serve_process import CLI, free_port
+from tests.serve_process import CLI, free_port, server_environment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -37,7 +37,7 @@ def _start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
             [CLI, "serve", "--port", str(port), "--data-dir", str(data_dir)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "LIBRARYCACHE_LOG_FORMAT": "json"},
+            env={**server_environment(), "LIBRARYCACHE_LOG_FORMAT": "json"},
             start_new_session=True,
         )
     return process, f"http://127.0.0.1:{port}", log
