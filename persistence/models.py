@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
@@ -18,6 +18,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -52,8 +53,23 @@ def to_store_precision(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+_READ_TIMESTAMP = "read_timestamp"
+"""Validation context key: how ``LibrarySnapshot.validate_strict`` reads a timestamp's text."""
+
+
+def _timestamp_text(value: Any, info: ValidationInfo) -> Any:
+    read = info.context.get(_READ_TIMESTAMP) if info.context else None
+    if read is None:
+        return value  # ``parse``: pydantic's own reading of whatever the caller has
+    if not isinstance(value, str):
+        raise ValueError("must be a date-time string")
+    return read(value)
+
+
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_check_id)]
-Timestamp = Annotated[AwareDatetime, AfterValidator(to_store_precision)]
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(to_store_precision)
+]
 Text = Annotated[str, Field(max_length=1024)]
 Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
@@ -163,6 +179,28 @@ class LibrarySnapshot(_Model):
             raise InvalidInput(refused.problems) from None
         except ValidationError as error:
             raise InvalidInput(_problems_from(error)) from None
+
+    @classmethod
+    def validate_strict(
+        cls, data: Any, limits: Limits, read_timestamp: Callable[[str], datetime]
+    ) -> LibrarySnapshot:
+        """Validate ``data`` as a JSON document carries it, strictly, in one pass.
+
+        Objects are ``dict`` keyed by the camelCase names only, lists are ``list``, text
+        is ``str``, integers ``int``, numbers ``int`` or ``float``, flags ``bool``, and
+        timestamps are strings read by ``read_timestamp``; nothing is converted from one
+        to another. The same checks as ``parse`` follow (lengths, ranges, duplicates,
+        ``limits``). Raises ``ValueError`` (pydantic's ``ValidationError`` among them)
+        without naming the problems: the caller validates the lax way (``parse``) for that.
+        """
+        return cls.model_validate(
+            data,
+            strict=True,
+            from_attributes=False,
+            by_alias=True,
+            by_name=False,
+            context={"limits": limits, _READ_TIMESTAMP: read_timestamp},
+        )
 
     def referenced_track_ids(self) -> dict[str, str]:
         """Track ids named by likes, plays and entries but absent from ``tracks``.

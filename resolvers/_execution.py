@@ -1,5 +1,8 @@
 """Strawberry's graphql-core executor, with a fast path for lists of plain ids and strings.
 
+(Its variables are coerced by ``resolvers.variables``: once per operation, a library
+straight into its snapshot.)
+
 graphql-core completes a list item by item: a path entry, a ``complete_value`` call
 and the scalar's serializer for each. For ``liked { trackIds }`` of 10,000 likes that
 is ~10 ms of CPU to hand back the very strings the resolver returned. For a list whose
@@ -15,11 +18,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
-from graphql import GraphQLID, GraphQLList, GraphQLNonNull, GraphQLOutputType, GraphQLString
+from graphql import (
+    GraphQLError,
+    GraphQLID,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLString,
+)
+from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import AwaitableOrValue, Path
 from graphql.type import GraphQLResolveInfo
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from resolvers.variables import build_executor
 
 _IDENTITY_SCALARS = (GraphQLID, GraphQLString)
 """Built-in scalars whose serializer returns a ``str`` value unchanged."""
@@ -28,6 +42,12 @@ _IDENTITY_SCALARS = (GraphQLID, GraphQLString)
 class ListFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's default executor (its resolve info, operation extensions, incremental
     delivery) plus the list fast path described in the module docstring."""
+
+    @classmethod
+    def build(
+        cls, schema: GraphQLSchema, document: Any, *args: Any, **kwargs: Any
+    ) -> list[GraphQLError] | Executor[Any]:
+        return build_executor(cls, schema, document, *args, **kwargs)
 
     def complete_list_value(
         self,

@@ -13,12 +13,17 @@ from resolvers.context import Info
 from resolvers.inputs import LibraryInput
 from resolvers.reports import SyncReport
 
-# The value as graphql-core coerced it (see ``resolvers.inputs``): pydantic validates it.
-Library = Annotated[Mapping[str, Any], strawberry.argument(graphql_type=LibraryInput)]
+# The snapshot the variable was validated into (``resolvers.variables``), or else the
+# value as graphql-core coerced it (``resolvers.inputs``), which pydantic validates here.
+Library = Annotated[
+    LibrarySnapshot | Mapping[str, Any], strawberry.argument(graphql_type=LibraryInput)
+]
 
 
-def _snapshot(info: Info, library: Mapping[str, Any]) -> LibrarySnapshot:
+def _snapshot(info: Info, library: LibrarySnapshot | Mapping[str, Any]) -> LibrarySnapshot:
     info.context.caller.ensure_may_sync()
+    if isinstance(library, LibrarySnapshot):
+        return library  # validated with these limits while its variable was coerced
     return LibrarySnapshot.parse(library, info.context.limits)
 
 

@@ -39,11 +39,12 @@ from graphql import (
     is_list_type,
     is_object_type,
 )
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues, get_argument_values
 from graphql.type.definition import GraphQLNonNull
 from strawberry.extensions import SchemaExtension
 
 from resolvers.access import Forbidden
+from resolvers.variables import coerce_variables
 
 log = logging.getLogger("librarycache.cost")
 
@@ -257,12 +258,17 @@ async def operation_cost(
     max_page_size: int,
     counts_of: CountsOf,
     viewer: str | None = None,
+    context: object = None,
 ) -> float:
-    """What executing ``operation`` would build, by ``RULES``; the document is valid."""
+    """What executing ``operation`` would build, by ``RULES``; the document is valid.
+
+    The variables are coerced as execution coerces them (``coerce_variables``, for the
+    request ``context``), which then reuses the result rather than coercing them again.
+    """
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0.0
-    coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
+    coerced = coerce_variables(schema, operation.variable_definitions or (), variables, context)
     if not isinstance(coerced, VariableValues):
         return 0.0  # the variables are refused before anything runs
     walk = _Walk(schema, fragments, coerced, max_page_size, counts_of, viewer)
@@ -334,6 +340,7 @@ class CostLimit(SchemaExtension):
             max_page_size=getattr(request, "max_page_size", 500),
             counts_of=lambda user: self._counts_of(request, user),
             viewer=getattr(caller, "subject", None),
+            context=request,
         )
         shared = request_budget.get()
         budget = shared if shared is not None else Budget(self._budget)
