@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 import bson
@@ -151,17 +152,19 @@ class LibrarySnapshot(_Model):
             raise _Refused(problems)  # the rest would be slow on an oversized payload
 
         tracks: dict[str, Track] = {}
-        for i, track in enumerate(self.tracks):
+        track_ids = list(map(_TRACK_ID, self.tracks))
+        # A set (in C) first: 100,000 tracks with no id twice need no loop in Python.
+        for i, track in enumerate(self.tracks if len(set(track_ids)) < len(track_ids) else ()):
             seen = tracks.setdefault(track.track_id, track)
-            if seen != track:
+            if seen is not track and seen != track:
                 problems.append(
                     Problem(
                         f"tracks[{i}].trackId",
                         f'"{track.track_id}" appears twice in tracks with different metadata',
                     )
                 )
-        problems += _duplicates("likes", [like.track_id for like in self.likes], "trackId")
-        problems += _duplicates("plays", [play.track_id for play in self.plays], "trackId")
+        problems += _duplicates("likes", list(map(_TRACK_ID, self.likes)), "trackId")
+        problems += _duplicates("plays", list(map(_TRACK_ID, self.plays)), "trackId")
         problems += _duplicates("playlists", [p.playlist_id for p in self.playlists], "playlistId")
         if problems:
             raise _Refused(problems)
@@ -207,7 +210,13 @@ class LibrarySnapshot(_Model):
 
         Maps each id to the first place that names it, for the error message.
         """
-        known = {t.track_id for t in self.tracks}
+        known = set(map(_TRACK_ID, self.tracks))
+        named = set(map(_TRACK_ID, self.likes))
+        named.update(map(_TRACK_ID, self.plays))
+        for playlist in self.playlists:
+            named.update(map(_TRACK_ID, playlist.entries))
+        if named <= known:
+            return {}  # the usual case, found in C: no loop in Python over every item
         missing: dict[str, str] = {}
         for i, like in enumerate(self.likes):
             if like.track_id not in known:
@@ -220,6 +229,9 @@ class LibrarySnapshot(_Model):
                 if entry.track_id not in known:
                     missing.setdefault(entry.track_id, f"playlists[{i}].entries[{j}].trackId")
         return missing
+
+
+_TRACK_ID = attrgetter("track_id")
 
 
 class _Refused(ValueError):
@@ -279,6 +291,8 @@ def _oversized_playlists(snapshot: LibrarySnapshot) -> list[Problem]:
 
 
 def _duplicates(name: str, keys: Sequence[str], key_name: str) -> list[Problem]:
+    if len(set(keys)) == len(keys):
+        return []  # the usual case, found in C
     first: dict[str, int] = {}
     problems = []
     for i, key in enumerate(keys):
