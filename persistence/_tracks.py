@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
+from operator import ne
 from typing import Any, Final, TypeVar
 
-from pymongo import InsertOne, UpdateOne
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from persistence import _documents as docs
@@ -21,7 +22,8 @@ from persistence.models import LibrarySnapshot, Track
 
 Collection = Any  # a Motor or AsyncMongoClient collection (Motor ships no types)
 _DUPLICATE_KEY: Final = 11000
-_Pending = tuple[str, dict[str, Any], InsertOne[dict[str, Any]] | UpdateOne]
+_Pending = tuple[str, dict[str, Any], bool]
+"""(track id, its document, new): a new track's document carries its ``_id``, to be inserted."""
 T = TypeVar("T")
 
 
@@ -84,10 +86,11 @@ class Tracks:
                 old = stored.get(track_id)
                 # Tracks nobody cached yet are inserted: a third of the CPU of upserts.
                 if old is None:
-                    pending.append((track_id, doc, InsertOne({"_id": track_id, **doc})))
-                elif any(old.get(k) != v for k, v in doc.items()):
-                    op = UpdateOne({"_id": track_id}, {"$set": doc}, upsert=True)
-                    pending.append((track_id, doc, op))
+                    doc["_id"] = track_id
+                    pending.append((track_id, doc, True))
+                # ``old.get(k) != v`` for each key, in C: a sync compares every track.
+                elif any(map(ne, map(old.get, doc), doc.values())):
+                    pending.append((track_id, doc, False))
             while len(pending) >= size:
                 written += await retrying("a sync", partial(self._write, pending[:size]))
                 del pending[:size]
@@ -97,17 +100,30 @@ class Tracks:
 
     async def _write(self, ops: Sequence[_Pending]) -> int:
         """Idempotent: a retry turns the inserts an earlier attempt applied into upserts."""
-        try:
-            await self._tracks.bulk_write([op for _, _, op in ops], ordered=False)
-        except BulkWriteError as error:
-            if any(e.get("code") != _DUPLICATE_KEY for e in error.details["writeErrors"]):
-                raise
-            # Another sync cached some of them since we looked: write ours over them
-            # (upserts are idempotent, so the inserts that went through don't mind).
-            retry = [
-                UpdateOne({"_id": track_id}, {"$set": doc}, upsert=True)
-                for track_id, doc, op in ops
-                if isinstance(op, InsertOne)
-            ]
-            await self._tracks.bulk_write(retry, ordered=False)
+        # New tracks by ``insert_many`` (plain documents: no operation object per track),
+        # changed ones by upserts.
+        new = [doc for _, doc, is_new in ops if is_new]
+        changed = [
+            UpdateOne({"_id": track_id}, {"$set": doc}, upsert=True)
+            for track_id, doc, is_new in ops
+            if not is_new
+        ]
+        if new:
+            try:
+                await self._tracks.insert_many(new, ordered=False)
+            except BulkWriteError as error:
+                if any(e.get("code") != _DUPLICATE_KEY for e in error.details["writeErrors"]):
+                    raise
+                # Another sync cached some of them since we looked: write ours over them
+                # (upserts are idempotent, so the inserts that went through don't mind).
+                changed += [
+                    UpdateOne({"_id": track_id}, {"$set": _without_id(doc)}, upsert=True)
+                    for track_id, doc in ((d["_id"], d) for d in new)
+                ]
+        if changed:
+            await self._tracks.bulk_write(changed, ordered=False)
         return len(ops)
+
+
+def _without_id(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "_id"}

@@ -65,7 +65,12 @@ class Recording:
 
     @property
     def first_insert(self) -> int:
-        return next(i for i, c in enumerate(self.writes) if c.op == "insert_many")
+        """The first insert of a snapshot's document (tracks are global, not the user's)."""
+        return next(
+            i
+            for i, c in enumerate(self.writes)
+            if c.op == "insert_many" and c.collection in ("likes", "plays", "playlists")
+        )
 
     def sample(self, positions: Iterable[int], backend: str, every: int = 3) -> list[int]:
         """Every position on mongomock; on the wire server, where a sync takes about ten
