@@ -18,9 +18,11 @@ from typing import Any, cast
 
 import pytest
 from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql.execution import Executor
 from graphql.execution.values import VariableValues, get_variable_values
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 import resolvers.variables
 from persistence import InvalidInput, LibrarySnapshot, LibraryStore, Limits, Track
@@ -357,3 +359,10 @@ def test_graphql_cores_errors_are_never_kept_for_execution() -> None:
     assert isinstance(capped, list)
     assert (len(uncapped), len(capped)) == (60, 51)
     assert all(isinstance(e, GraphQLError) for e in capped)
+
+
+def test_the_executor_builds_with_graphql_cores_own_build() -> None:
+    """``build_executor`` runs a copy of ``Executor.build``: it must be the build that
+    Strawberry's executor would run, or an upgrade would skip an override."""
+    assert StrawberryGraphQLCoreExecutionContext.build.__func__ is Executor.build.__func__  # type: ignore[attr-defined]
+    assert resolvers.variables._build.__code__ is Executor.build.__func__.__code__  # type: ignore[attr-defined]
