@@ -43,12 +43,6 @@ class ListFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's default executor (its resolve info, operation extensions, incremental
     delivery) plus the list fast path described in the module docstring."""
 
-    @classmethod
-    def build(
-        cls, schema: GraphQLSchema, document: Any, *args: Any, **kwargs: Any
-    ) -> list[GraphQLError] | Executor[Any]:
-        return build_executor(cls, schema, document, *args, **kwargs)
-
     def complete_list_value(
         self,
         return_type: GraphQLList[GraphQLOutputType],
@@ -72,3 +66,10 @@ class ListFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    @classmethod
+    def build(
+        cls, schema: GraphQLSchema, document: Any, *args: Any, **kwargs: Any
+    ) -> list[GraphQLError] | Executor[Any]:
+        # graphql-core's own build, its variables coerced by ``resolvers.variables``.
+        return build_executor(cls, schema, document, *args, **kwargs)
