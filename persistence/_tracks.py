@@ -117,8 +117,8 @@ class Tracks:
                 # Another sync cached some of them since we looked: write ours over them
                 # (upserts are idempotent, so the inserts that went through don't mind).
                 changed += [
-                    UpdateOne({"_id": track_id}, {"$set": _without_id(doc)}, upsert=True)
-                    for track_id, doc in ((d["_id"], d) for d in new)
+                    UpdateOne({"_id": doc["_id"]}, {"$set": _without_id(doc)}, upsert=True)
+                    for doc in new
                 ]
         if changed:
             await self._tracks.bulk_write(changed, ordered=False)

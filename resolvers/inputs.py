@@ -71,7 +71,9 @@ class LibraryInput:
 
 
 def _as_coerced(cls: type, value: Mapping[str, Any], context: InputContext) -> Mapping[str, Any]:
-    """Hand resolvers the value graphql-core coerced (camelCase keys), not Strawberry objects.
+    """Hand resolvers the value as coerced, not Strawberry objects: graphql-core's mapping
+    (camelCase keys), or the ``LibrarySnapshot`` a ``$input`` variable was validated into
+    (``resolvers.variables``).
 
     graphql-core has already checked every type, null and scalar; the resolvers validate
     the rest with pydantic straight from these mappings. Building the ~27,000 input objects
