@@ -13,6 +13,7 @@ list under ``@stream`` -- goes the usual way, so results and errors are unchange
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable
+from functools import cached_property
 from typing import Any
 
 from graphql import GraphQLID, GraphQLList, GraphQLNonNull, GraphQLOutputType, GraphQLString
@@ -21,13 +22,20 @@ from graphql.pyutils import AwaitableOrValue, Path
 from graphql.type import GraphQLResolveInfo
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from resolvers._plain_objects import PlainObjects
+
 _IDENTITY_SCALARS = (GraphQLID, GraphQLString)
 """Built-in scalars whose serializer returns a ``str`` value unchanged."""
 
 
 class ListFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's default executor (its resolve info, operation extensions, incremental
-    delivery) plus the list fast path described in the module docstring."""
+    delivery) plus the list fast path described in the module docstring, and lists of
+    plain objects completed by ``resolvers._plain_objects``."""
+
+    @cached_property
+    def _plain_objects(self) -> PlainObjects:
+        return PlainObjects(self)
 
     def complete_list_value(
         self,
@@ -49,6 +57,10 @@ class ListFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
             and self.get_stream_usage(field_details_list, path) is None
         ):
             return list(result)
+        if type(result) is list and self.get_stream_usage(field_details_list, path) is None:
+            completed = self._plain_objects.complete(item_type, field_details_list, result)
+            if completed is not None:
+                return completed
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )

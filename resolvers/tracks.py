@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Generator, Sequence
+from typing import Any
 
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
@@ -59,29 +60,36 @@ async def load_tracks(info: Info, track_ids: Sequence[str]) -> list[Track | None
 TRACK_FIELDS = frozenset({"track", "node"})
 """Fields of an edge that hold its ``Track``."""
 
+TrackValue = Track | None | Awaitable[Track | None]
+"""What an edge holds for its ``track``/``node``: the track, or one to load."""
 
-async def prefetch_tracks(info: Info, track_ids: list[str]) -> list[Track | None] | None:
-    """Metadata of a whole list's tracks at once, if the query asks for ``track`` of them.
 
-    One awaited load for the list instead of an async ``track`` resolver per item: the
-    query to the store is the same (the loader batches either way), but 50 coroutines
-    less per page of 50 cost more CPU than the rest of the page's fields together.
+async def edge_tracks(info: Info, track_ids: list[str], names: set[str]) -> Sequence[TrackValue]:
+    """The ``track``/``node`` of each edge of a list whose selection is ``names``.
+
+    Loaded at once when selected: one awaited load for the list instead of an async
+    resolver per edge (the query to the store is the same, the loader batches either
+    way, but 50 coroutines less per page of 50 cost more CPU than the rest of the page's
+    fields together). So an edge holds its ``Track`` as a plain attribute
+    (which ``resolvers._plain_objects`` completes without a resolver call per edge);
+    otherwise each holds a ``LazyTrack``, which loads only if graphql-core awaits it.
     """
-    if not TRACK_FIELDS & selected_names(info):
-        return None
-    return await load_tracks(info, track_ids)
+    if TRACK_FIELDS & names:
+        return await load_tracks(info, track_ids)
+    return [LazyTrack(info, track_id) for track_id in track_ids]
 
 
-class Prefetchable:
-    """An edge whose ``Track`` its list resolver may have loaded already (``prefetched``)."""
+class LazyTrack:
+    """A track not loaded yet: awaiting it loads it (through the request's loader)."""
 
-    track_id: strawberry.ID
-    loaded: Track | None
-    prefetched: bool
+    __slots__ = ("_info", "_track_id")
 
-    def _track(self, info: Info) -> Track | Awaitable[Track | None] | None:
-        # A plain value when prefetched; otherwise an awaitable that graphql-core awaits.
-        return self.loaded if self.prefetched else load_track(info, self.track_id)
+    def __init__(self, info: Info, track_id: str) -> None:
+        self._info = info
+        self._track_id = track_id
+
+    def __await__(self) -> Generator[Any, None, Track | None]:
+        return load_track(self._info, self._track_id).__await__()
 
 
 def selected_names(info: Info) -> set[str]:
