@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from persistence import LibraryStore, LibraryView, Limits, Track
+from persistence import LibraryStore, LibraryView, Limits
 from persistence.feed import LibraryFeed
 from resolvers.access import OPEN, Caller
+from resolvers.tracks import Track
 
 
 @dataclass
@@ -27,7 +28,8 @@ class RequestContext:
 
     def __post_init__(self) -> None:
         # One loader per request: track metadata for a whole page is one query, and
-        # nothing is cached across requests (a sync may change it in between).
+        # nothing is cached across requests (a sync may change it in between). It holds
+        # the GraphQL objects themselves: one per track however often a response names it.
         self.tracks = DataLoader(load_fn=self._load_tracks)
 
     async def library_view(self, user_id: str, at_least: int | None = None) -> LibraryView:
@@ -60,7 +62,7 @@ class RequestContext:
         self.tracks.clear_all()
 
     async def _load_tracks(self, track_ids: list[str]) -> list[Track | None]:
-        found = await self.store.tracks(set(track_ids))
+        found = await self.store.tracks(set(track_ids), build=Track.build)
         return [found.get(track_id) for track_id in track_ids]
 
 

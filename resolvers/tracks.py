@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Generator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
-from persistence import models
 from resolvers import ids
-from resolvers.context import Info
 from resolvers.ids import Node
+
+if TYPE_CHECKING:  # the context's loader builds this module's ``Track``s
+    from resolvers.context import Info
 
 
 @strawberry.type(description="Global metadata of one track, shared by every user.")
@@ -29,32 +30,47 @@ class Track(Node):
     valence: float | None
 
     @classmethod
-    def from_domain(cls, track: models.Track) -> Track:
-        # ``id`` is a plain attribute, set here: a page of 500 tracks costs no resolver calls.
+    def build(
+        cls,
+        *,
+        track_id: str,
+        title: str,
+        artists: list[str],
+        album: str | None,
+        duration_ms: int | None,
+        isrc: str | None,
+        explicit: bool | None,
+        available: bool | None,
+        tempo: float | None,
+        energy: float | None,
+        valence: float | None,
+    ) -> Track:
+        """From the store's fields (``LibraryStore.tracks(build=...)``), with no model
+        in between. ``id`` is a plain attribute, set here: a page of 500 tracks costs no
+        resolver calls."""
         return cls(
-            id=ids.track_id(track.track_id),
-            track_id=strawberry.ID(track.track_id),
-            title=track.title,
-            artists=track.artists,
-            album=track.album,
-            duration_ms=track.duration_ms,
-            isrc=track.isrc,
-            explicit=track.explicit,
-            available=track.available,
-            tempo=track.tempo,
-            energy=track.energy,
-            valence=track.valence,
+            id=ids.track_id(track_id),
+            track_id=strawberry.ID(track_id),
+            title=title,
+            artists=artists,
+            album=album,
+            duration_ms=duration_ms,
+            isrc=isrc,
+            explicit=explicit,
+            available=available,
+            tempo=tempo,
+            energy=energy,
+            valence=valence,
         )
 
 
 async def load_track(info: Info, track_id: str) -> Track | None:
-    track = await info.context.tracks.load(track_id)
-    return None if track is None else Track.from_domain(track)
+    return await info.context.tracks.load(track_id)
 
 
 async def load_tracks(info: Info, track_ids: Sequence[str]) -> list[Track | None]:
-    found = await info.context.tracks.load_many(track_ids)
-    return [None if track is None else Track.from_domain(track) for track in found]
+    """The tracks, each object shared by every place of the response that names it."""
+    return await info.context.tracks.load_many(track_ids)
 
 
 TRACK_FIELDS = frozenset({"track", "node"})
