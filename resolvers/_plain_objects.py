@@ -6,7 +6,8 @@ entries with their tracks that is ~55,000 fields and most of the response's CPU,
 attributes that Strawberry's default resolver reads with ``getattr``.
 
 A list qualifies when every field its items' selection reaches (through aliases,
-fragments and ``@skip``/``@include``, as graphql-core collects them) is plain:
+fragments and ``@skip``/``@include``, as graphql-core collects them) is plain and carries no
+other directive:
 ``__typename``, or a Strawberry field without a resolver, extension or argument, whose
 type is a scalar, a list of non-null ``String``/``ID``, or an object type (no interface
 or union) whose own selection qualifies. Anything else -- a resolver, an enum, a list of
@@ -45,6 +46,8 @@ _SCALAR: Final = 1
 _STRINGS: Final = 2
 _OBJECT: Final = 3
 
+_APPLIED: Final = frozenset({"skip", "include"})
+"""Directives graphql-core has applied by the time fields are collected."""
 _STRAWBERRY_FIELD: Final = "strawberry-definition"
 _IS_TYPE_OF: Final = "_get_is_type_of.<locals>.is_type_of"
 """Strawberry's own ``is_type_of`` (an ``isinstance`` test) ends its qualified name so."""
@@ -151,6 +154,8 @@ class PlainObjects:
     def _field(
         self, parent: GraphQLObjectType, key: str, details: FieldDetailsList
     ) -> _Field | None:
+        if any(d.name.value not in _APPLIED for f in details for d in f.node.directives or ()):
+            return None  # e.g. ``@stream`` on a list of strings: incremental delivery
         name = details[0].node.name.value
         if name == "__typename":
             return _Field(key, _TYPENAME)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 
 from persistence import LibraryStore
 from persistence.client import Client
@@ -315,3 +316,27 @@ async def test_the_apps_lists_answer_as_before(
     if not missing_track:
         assert expected[1] is None
         assert sum(fast_lists) >= 50
+
+
+async def test_stream_inside_the_items_is_left_to_graphql_core(fast_lists: list[int]) -> None:
+    """``@stream`` on a list of strings within each item: later payloads, as graphql-core."""
+    query = "{ things(seed: 3) { name tags @stream(initialCount: 0) } }"
+
+    async def payloads(complete: Any) -> list[Any]:
+        schema: Any = strawberry.Schema(
+            Query,
+            execution_context_class=ListFastPathExecutionContext,
+            scalar_overrides=scalar_overrides(),
+            config=StrawberryConfig(enable_experimental_incremental_execution=True),
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(PlainObjects, "complete", complete)
+            result = await schema.execute(query)
+            seen: list[Any] = [result.initial_result.formatted]
+            seen += [payload.formatted async for payload in result.subsequent_results]
+        return seen
+
+    expected = await payloads(lambda *_: None)
+    assert await payloads(PlainObjects.complete) == expected
+    assert len(expected) > 1  # the tags did come later
+    assert fast_lists == []
