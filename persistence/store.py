@@ -347,7 +347,7 @@ class LibraryStore:
     ) -> dict[str, Any]:
         """Cached metadata for the ids that are known; unknown ids are left out.
 
-        Asked in batches of ``write_batch`` ids, however many a DataLoader collected.
+        Asked in batches of ``write_batch`` ids, however many a request's loader collected.
         ``build``: what to make of each, called with ``Track``'s fields as keywords (a
         ``Track`` without validation by default: the store wrote only valid ones); a
         reader that turns them into objects of its own skips the model in between."""

@@ -33,7 +33,7 @@ async def test_lists_asked_in_one_tick_are_one_load_of_each_key_once() -> None:
         loader.load_many(["a", "b", "a"]), loader.load_many(["b", "c", "-x"]), loader.load("d")
     )
     assert first == ["v:a", "v:b", "v:a"]
-    assert second == ["v:b", "v:c", None]  # not found: None, as a DataLoader's load_fn says
+    assert second == ["v:b", "v:c", None]  # not found: None
     assert one == "v:d"
     assert source.calls == [["a", "b", "c", "-x", "d"]]
 
