@@ -6,15 +6,16 @@ entries with their tracks that is ~55,000 fields and most of the response's CPU,
 attributes that Strawberry's default resolver reads with ``getattr``.
 
 A list qualifies when every field its items' selection reaches (through aliases,
-fragments and ``@skip``/``@include``, as graphql-core collects them) is plain and carries no
-other directive:
-``__typename``, or a Strawberry field without a resolver, extension or argument, whose
-type is a scalar, a list of non-null ``String``/``ID``, or an object type (no interface
-or union) whose own selection qualifies. Anything else -- a resolver, an enum, a list of
-objects, ``@defer``, field middleware -- goes to graphql-core, so does the whole list.
+fragments and ``@skip``/``@include``, as graphql-core collects them) is plain and carries
+no other directive: ``__typename``, or a Strawberry field without a resolver, extension
+or argument, whose type is a scalar, a list of non-null ``String``/``ID``, or an object
+type (no interface or union) whose own selection qualifies. Anything else -- a resolver,
+an enum, a list of objects, ``@defer``, field middleware -- goes to graphql-core, and so
+does the whole list.
 
 The values are then completed here as graphql-core completes them: the scalar's own
-serializer, the object type's ``is_type_of``. Only the success path is done here: at
+``coerce_output_value``, the object type's ``is_type_of``, by a function written out for
+the selection (``_compile``). Only the success path is done here: at
 anything that would raise or could differ (a null in a non-null field, a value that is
 awaitable or an exception, a serializer that refuses, a type check that fails) this
 gives up and graphql-core completes the list from the start, so errors, their messages
