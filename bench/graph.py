@@ -16,6 +16,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,10 @@ def _prepared_store(likes: int) -> LibraryStore:
         async def view(self, user_id: str) -> LibraryView:
             return View()
 
-        async def tracks(self, track_ids: Any) -> dict[str, models.Track]:
-            return {t: tracks[t] for t in track_ids}
+        async def tracks(
+            self, track_ids: Any, *, build: Callable[..., Any] = models.Track.model_construct
+        ) -> dict[str, Any]:
+            return {t: build(**dict(tracks[t])) for t in track_ids}
 
     return Store()
 

@@ -68,11 +68,13 @@ class Cursors(Sequence[str]):
     def __init__(
         self,
         tag: str,
-        found: Sequence[Mapping[str, Any]],
-        key: Callable[[Mapping[str, Any]], Key],
+        found: Sequence[Any],
+        key: Callable[[Any], Key],
         ends: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
     ) -> None:
-        """``ends``: the first and last items with their order keys, when ``found`` was read
+        """``found``: the items (documents, or entries), ``key`` the sort key of one.
+
+        ``ends``: the first and last items with their order keys, when ``found`` was read
         without them (a whole list of bare ids); then only those two cursors are known."""
         self._tag = tag
         self._found = found

@@ -2,7 +2,8 @@
 
 ``MongoDialect`` is the production path: one snapshot filter per read, keyset paging as
 ``{$or: [{order: {$lt: at}}, {order: at, trackId: {$lt: id}}]}`` beside it, playlist
-entries paged by a ``$slice`` projection, no index beyond those every kind declares.
+entries paged by a ``$slice`` projection (the entries of all the playlists a response
+needs in one ``find``), no index beyond those every kind declares.
 
 ``Nx27017Dialect`` serves the embedded nx-27017 server (a development and single-machine
 feature; ../shared/STANDINS.md and docs/nx-27017-probes.md list what it gets wrong). It
@@ -60,16 +61,18 @@ class Dialect(Protocol):
         the values of ``order``'s fields). ``order`` must be unique within the filters."""
         ...
 
-    async def playlist_slice(
+    async def playlist_slices(
         self,
         coll: Collection,
-        query: Doc,
+        visible: Doc,
+        playlist_ids: Sequence[str],
         fields: Sequence[str],
         skip: int,
         limit: int | None,
-    ) -> Doc | None:
-        """One playlist document with ``fields`` and ``entries[skip:][:limit]`` (a negative
-        ``skip`` counts from the end, as ``$slice`` does), or ``None``."""
+    ) -> list[Doc]:
+        """In one read, the documents matching ``visible`` of the playlists named, each with
+        ``fields`` and ``entries[skip:][:limit]`` (a negative ``skip`` counts from the end,
+        as ``$slice`` does); unknown ids are left out, the order is any."""
         ...
 
     def extra_indexes(self) -> list[tuple[str, str, list[tuple[str, int]]]]:
@@ -144,14 +147,15 @@ class MongoDialect:
         )
         return await _find(coll, query, projection, order, limit)
 
-    async def playlist_slice(
+    async def playlist_slices(
         self,
         coll: Collection,
-        query: Doc,
+        visible: Doc,
+        playlist_ids: Sequence[str],
         fields: Sequence[str],
         skip: int,
         limit: int | None,
-    ) -> Doc | None:
+    ) -> list[Doc]:
         projection: Doc = {"_id": 0, **dict.fromkeys(fields, 1)}
         if limit != 0:
             if skip == 0 and limit is None:
@@ -160,10 +164,10 @@ class MongoDialect:
                 projection["entries"] = {"$slice": skip}  # the last ``-skip``
             else:
                 projection["entries"] = {"$slice": [skip, limit or 2**31 - 1]}
-        doc: Doc | None = await coll.find_one(query, projection)
-        if doc is not None:
+        found = await _find_playlists(coll, visible, playlist_ids, projection)
+        for doc in found:
             doc.setdefault("entries", [])
-        return doc
+        return found
 
     def extra_indexes(self) -> list[tuple[str, str, list[tuple[str, int]]]]:
         return []
@@ -306,22 +310,23 @@ class Nx27017Dialect:
         found.sort(key=key, reverse=direction == -1)
         return found if limit is None else found[:limit]
 
-    async def playlist_slice(
+    async def playlist_slices(
         self,
         coll: Collection,
-        query: Doc,
+        visible: Doc,
+        playlist_ids: Sequence[str],
         fields: Sequence[str],
         skip: int,
         limit: int | None,
-    ) -> Doc | None:
+    ) -> list[Doc]:
         projection: Doc = {"_id": 0, **dict.fromkeys(fields, 1)}
         if limit != 0:
             projection["entries"] = 1
-        doc: Doc | None = await coll.find_one(query, projection)
-        if doc is not None:
+        found = await _find_playlists(coll, visible, playlist_ids, projection)
+        for doc in found:
             entries = doc.get("entries", [])[skip:] if limit != 0 else []
             doc["entries"] = entries if limit is None else entries[:limit]
-        return doc
+        return found
 
     def extra_indexes(self) -> list[tuple[str, str, list[tuple[str, int]]]]:
         # Without it nx plans a sorted find as a scan of the whole collection (probe 6):
@@ -337,6 +342,17 @@ async def detect(db: Any) -> Dialect:
     except OperationFailure:  # e.g. a strict Stable API client: not the stand-in
         return MongoDialect()
     return Nx27017Dialect() if reply.get("process") == "nx_27017" else MongoDialect()
+
+
+async def _find_playlists(
+    coll: Collection, visible: Doc, playlist_ids: Sequence[str], projection: Doc
+) -> list[Doc]:
+    # One id: the equality form, as a single playlist was always read.
+    named = playlist_ids[0] if len(playlist_ids) == 1 else {"$in": list(playlist_ids)}
+    query = {**visible, "playlistId": named}
+    cursor = coll.find(query, projection, batch_size=max(len(playlist_ids), 1))
+    found: list[Doc] = await cursor.to_list(None)
+    return found
 
 
 async def _find(

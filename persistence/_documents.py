@@ -68,9 +68,22 @@ def track_to_doc(track: Track) -> dict[str, Any]:
     }
 
 
-def track_from_doc(doc: Mapping[str, Any]) -> Track:
-    values: dict[str, Any] = {name: doc.get(_TRACK_KEYS.get(name, name)) for name in TRACK_FIELDS}
-    return Track.model_construct(track_id=doc["_id"], **values)
+def track_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A track document's values by ``Track``'s field names (``track_id`` among them)."""
+    # Spelled out, as ``track_to_doc``: a response may read thousands.
+    return {
+        "track_id": doc["_id"],
+        "title": doc.get("title"),
+        "artists": doc.get("artists"),
+        "album": doc.get("album"),
+        "duration_ms": doc.get("durationMs"),
+        "isrc": doc.get("isrc"),
+        "explicit": doc.get("explicit"),
+        "available": doc.get("available"),
+        "tempo": doc.get("tempo"),
+        "energy": doc.get("energy"),
+        "valence": doc.get("valence"),
+    }
 
 
 def like_to_doc(user_id: str, like: Like, version: int) -> dict[str, Any]:

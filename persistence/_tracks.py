@@ -7,7 +7,7 @@ stand-in upserts fast (STANDINS.md: upserts filtered on another field are quadra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from operator import ne
 from typing import Any, Final, TypeVar
@@ -56,11 +56,13 @@ class Tracks:
         if problems:
             raise InvalidInput(problems)
 
-    async def read(self, ids: Iterable[str]) -> dict[str, Track]:
-        """Cached metadata of the ``ids`` that are known, asked in bounded batches."""
-        found: dict[str, Track] = {}
+    async def read(self, ids: Iterable[str], build: Callable[..., T]) -> dict[str, T]:
+        """Cached metadata of the ``ids`` that are known, asked in bounded batches, each
+        built by ``build`` from ``Track``'s fields as keywords."""
+        found: dict[str, T] = {}
+        fields = docs.track_fields
         for batch in batched(list(ids), self._batch):
-            found.update((d["_id"], docs.track_from_doc(d)) for d in await self._find(batch))
+            found.update((d["_id"], build(**fields(d))) for d in await self._find(batch))
         return found
 
     async def _find(

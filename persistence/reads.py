@@ -9,6 +9,7 @@ raises ``SnapshotExpired`` (retryable) rather than return a mix of versions.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -106,6 +107,8 @@ class LibraryView:
         self.version: int | None = self._library.get("version")
         self._collections = collections
         self._dialect = dialect
+        self._slices: dict[tuple[int, int | None], dict[str, asyncio.Future[Any]]] = {}
+        self._dispatching: set[asyncio.Future[None]] = set()
         self._filters = (
             []
             if self.version is None
@@ -171,7 +174,7 @@ class LibraryView:
 
     async def playlist(self, playlist_id: str) -> PlaylistHeader | None:
         """One playlist's header, or ``None`` if this snapshot has no such playlist."""
-        doc = await retrying("reading a playlist", lambda: self._playlist_doc(playlist_id, 0, 0))
+        doc = await self._playlist_doc(playlist_id, 0, 0)
         return None if doc is None else docs.playlist_header_from_doc(doc)
 
     async def playlist_entries(
@@ -204,9 +207,7 @@ class LibraryView:
             limit = None if count is None else count + 1
             if high is not None:
                 limit = max(0, high - low) if limit is None else max(0, min(limit, high - low))
-        doc = await retrying(
-            "reading a playlist", lambda: self._playlist_doc(playlist_id, skip, limit)
-        )
+        doc = await self._playlist_doc(playlist_id, skip, limit)
         if doc is None:
             return paging.page([], 0, False, [])
         total: int = doc["entryCount"]
@@ -219,7 +220,7 @@ class LibraryView:
         more = count is not None and len(entries) > count
         if more:
             entries = entries[1:] if paging.backward else entries[:-1]
-        cursors = [entry_cursor(e.position) for e in entries]
+        cursors = _cursors.Cursors(_ENTRIES, entries, _position_key)
         return paging.page(entries, total, more, cursors)
 
     async def last_sync(self) -> SyncReport | None:
@@ -230,21 +231,66 @@ class LibraryView:
     async def _playlist_doc(
         self, playlist_id: str, skip: int, limit: int | None
     ) -> dict[str, Any] | None:
-        coll = self._collections[PLAYLISTS.name]
-        doc = None
-        for visible in self._filters:
-            doc = await self._dialect.playlist_slice(
-                coll,
-                {**visible, "playlistId": playlist_id},
-                docs.PLAYLIST_HEADER_FIELDS,
-                skip,
-                limit,
+        """The playlist's document with ``entries[skip:][:limit]``, read in one batch with
+        the slices of the same bounds that other fields of the response ask for in the
+        same tick of the event loop: a page of 50 playlists with their entries is one
+        read (and one snapshot check), not 100, and the tracks of all its entries reach
+        the request's track loader together."""
+        batch = self._slices.get((skip, limit))
+        if batch is None:
+            batch = self._slices[(skip, limit)] = {}
+            # As a DataLoader does: the fields resolved in this tick join the batch first.
+            asyncio.get_running_loop().call_soon(self._dispatch_soon, skip, limit)
+        waiter = batch.get(playlist_id)
+        if waiter is None:
+            waiter = batch[playlist_id] = asyncio.get_running_loop().create_future()
+        # Shielded: a cancelled field must not cancel a future another field awaits too.
+        return await asyncio.shield(waiter)
+
+    def _dispatch_soon(self, skip: int, limit: int | None) -> None:
+        task = asyncio.ensure_future(self._dispatch(skip, limit))
+        self._dispatching.add(task)  # the loop holds tasks weakly
+        task.add_done_callback(self._dispatching.discard)
+
+    async def _dispatch(self, skip: int, limit: int | None) -> None:
+        batch = self._slices.pop((skip, limit))
+        try:
+            # Reads are idempotent: retried whole on a transient failure.
+            found = await retrying(
+                "reading a playlist", lambda: self._playlist_docs(list(batch), skip, limit)
             )
-            if doc is not None:
+        except BaseException as error:  # each field that asked reports it
+            for waiter in batch.values():
+                if waiter.done():
+                    continue
+                if isinstance(error, asyncio.CancelledError):
+                    waiter.cancel()
+                else:
+                    waiter.set_exception(error)
+                    waiter.add_done_callback(_retrieved)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for playlist_id, waiter in batch.items():
+            if not waiter.done():
+                waiter.set_result(found.get(playlist_id))
+
+    async def _playlist_docs(
+        self, playlist_ids: list[str], skip: int, limit: int | None
+    ) -> dict[str, dict[str, Any]]:
+        coll = self._collections[PLAYLISTS.name]
+        found: dict[str, dict[str, Any]] = {}
+        for visible in self._filters:
+            wanted = [p for p in playlist_ids if p not in found]
+            if not wanted:
                 break
+            for doc in await self._dialect.playlist_slices(
+                coll, visible, wanted, docs.PLAYLIST_HEADER_FIELDS, skip, limit
+            ):
+                found.setdefault(doc["playlistId"], doc)
         # Also when none was found: it may have been collected with this view's version.
         await self._check_still_whole()
-        return doc
+        return found
 
     async def _page(
         self,
@@ -327,6 +373,16 @@ class LibraryView:
         library = await self._collections["libraries"].find_one({"_id": self.user_id}, {"floor": 1})
         if library is None or library.get("floor", 0) > (self.version or 0):
             raise SnapshotExpired(self.user_id)
+
+
+def _position_key(entry: PositionedEntry) -> tuple[int]:
+    return (entry.position,)
+
+
+def _retrieved(waiter: asyncio.Future[Any]) -> None:
+    """Marks the error as seen: a field cancelled meanwhile would not have read it."""
+    if not waiter.cancelled():
+        waiter.exception()
 
 
 def _track_id(doc: Mapping[str, Any]) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 from pymongo.errors import PyMongoError
 
@@ -334,17 +334,30 @@ class LibraryStore:
 
         return await self._read(user_id, read)
 
-    async def tracks(self, track_ids: Iterable[str]) -> dict[str, Track]:
+    @overload
+    async def tracks(self, track_ids: Iterable[str]) -> dict[str, Track]: ...
+
+    @overload
+    async def tracks(
+        self, track_ids: Iterable[str], *, build: Callable[..., R]
+    ) -> dict[str, R]: ...
+
+    async def tracks(
+        self, track_ids: Iterable[str], *, build: Callable[..., Any] = Track.model_construct
+    ) -> dict[str, Any]:
         """Cached metadata for the ids that are known; unknown ids are left out.
 
-        Asked in batches of ``write_batch`` ids, however many a DataLoader collected."""
+        Asked in batches of ``write_batch`` ids, however many a request's loader collected.
+        ``build``: what to make of each, called with ``Track``'s fields as keywords (a
+        ``Track`` without validation by default: the store wrote only valid ones); a
+        reader that turns them into objects of its own skips the model in between."""
         ids = list(track_ids)
         for track_id in ids:
             _check_read_id("trackId", track_id)
 
-        async def read() -> dict[str, Track]:
+        async def read() -> dict[str, Any]:
             with deadline(self._options.first_contact_seconds):  # often a request's first
-                return await self._tracks.read(ids)
+                return await self._tracks.read(ids, build)
 
         return await retrying("reading tracks", read)
 

@@ -16,6 +16,7 @@ list under ``@stream`` -- goes the usual way, so results and errors are unchange
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable
+from functools import cached_property
 from typing import Any
 
 from graphql import (
@@ -33,6 +34,7 @@ from graphql.pyutils import AwaitableOrValue, Path
 from graphql.type import GraphQLResolveInfo
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from resolvers._plain_objects import PlainObjects
 from resolvers.variables import build_executor
 
 _IDENTITY_SCALARS = (GraphQLID, GraphQLString)
@@ -41,7 +43,12 @@ _IDENTITY_SCALARS = (GraphQLID, GraphQLString)
 
 class ListFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's default executor (its resolve info, operation extensions, incremental
-    delivery) plus the list fast path described in the module docstring."""
+    delivery) plus the list fast path described in the module docstring, and lists of
+    plain objects completed by ``resolvers._plain_objects``."""
+
+    @cached_property
+    def _plain_objects(self) -> PlainObjects:
+        return PlainObjects(self)
 
     def complete_list_value(
         self,
@@ -63,6 +70,10 @@ class ListFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
             and self.get_stream_usage(field_details_list, path) is None
         ):
             return list(result)
+        if type(result) is list and self.get_stream_usage(field_details_list, path) is None:
+            completed = self._plain_objects.complete(item_type, field_details_list, result)
+            if completed is not None:
+                return completed
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )

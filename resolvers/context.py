@@ -6,11 +6,12 @@ import asyncio
 from dataclasses import dataclass, field
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
-from persistence import LibraryStore, LibraryView, Limits, Track
+from persistence import LibraryStore, LibraryView, Limits
 from persistence.feed import LibraryFeed
+from resolvers._list_loader import ListLoader
 from resolvers.access import OPEN, Caller
+from resolvers.tracks import Track
 
 
 @dataclass
@@ -22,13 +23,14 @@ class RequestContext:
     caller: Caller = OPEN
     feed: LibraryFeed | None = None
     """The change feed that subscriptions follow; None where nothing serves them."""
-    tracks: DataLoader[str, Track | None] = field(init=False)
+    tracks: ListLoader[str, Track] = field(init=False)
     _views: dict[str, asyncio.Future[LibraryView]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # One loader per request: track metadata for a whole page is one query, and
-        # nothing is cached across requests (a sync may change it in between).
-        self.tracks = DataLoader(load_fn=self._load_tracks)
+        # nothing is cached across requests (a sync may change it in between). It holds
+        # the GraphQL objects themselves: one per track however often a response names it.
+        self.tracks = ListLoader(self._load_tracks)
 
     async def library_view(self, user_id: str, at_least: int | None = None) -> LibraryView:
         """The user's library as of one committed version, resolved once per request.
@@ -59,9 +61,8 @@ class RequestContext:
         self._views.pop(user_id, None)
         self.tracks.clear_all()
 
-    async def _load_tracks(self, track_ids: list[str]) -> list[Track | None]:
-        found = await self.store.tracks(set(track_ids))
-        return [found.get(track_id) for track_id in track_ids]
+    async def _load_tracks(self, track_ids: list[str]) -> dict[str, Track]:
+        return await self.store.tracks(track_ids, build=Track.build)
 
 
 Info = strawberry.Info[RequestContext, None]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import itertools
 from datetime import datetime
 from typing import cast
 
@@ -14,41 +14,37 @@ from resolvers import ids
 from resolvers.context import Info
 from resolvers.ids import Node
 from resolvers.paging import PageArgs, page_args, page_info
-from resolvers.tracks import Prefetchable, Track, load_tracks, prefetch_tracks
+from resolvers.tracks import Track, TrackValue, edge_tracks, load_tracks, selected_names
 
 
 @strawberry.type(description="One entry of a playlist; the same track may appear twice.")
-class PlaylistEntry(Prefetchable):
+class PlaylistEntry:
     track_id: strawberry.ID
     added_at: datetime | None
     position: int = strawberry.field(description="Index in the playlist, from 0.")
     cursor: str = strawberry.field(
         description="Pass as `after` to read the entries that follow this one."
     )
-    loaded: strawberry.Private[Track | None] = None
-    prefetched: strawberry.Private[bool] = False
-
-    @strawberry.field(graphql_type=Track)
-    def node(self, info: Info) -> Track | Awaitable[Track | None] | None:
-        return self._track(info)
-
-    @strawberry.field(graphql_type=Track | None, deprecation_reason="use node")
-    def track(self, info: Info) -> Track | Awaitable[Track | None] | None:
-        return self._track(info)
+    # Plain attributes, not resolvers: see ``edge_tracks``.
+    node: TrackValue = strawberry.field(graphql_type=Track)
+    track: TrackValue = strawberry.field(graphql_type=Track | None, deprecation_reason="use node")
 
 
 async def _entries(info: Info, page: models.Page[models.PositionedEntry]) -> list[PlaylistEntry]:
-    tracks = await prefetch_tracks(info, [entry.track_id for entry in page.items])
+    names = selected_names(info)
+    tracks = await edge_tracks(info, [entry.track_id for entry in page.items], names)
+    # Encoded only when asked for: most reads of entries never page on.
+    cursors = page.cursors if "cursor" in names else itertools.repeat("")
     return [
         PlaylistEntry(
             track_id=strawberry.ID(entry.track_id),
             added_at=entry.added_at,
             position=entry.position,
             cursor=c,
-            loaded=None if tracks is None else tracks[i],
-            prefetched=tracks is not None,
+            node=track,
+            track=track,
         )
-        for i, (entry, c) in enumerate(zip(page.items, page.cursors, strict=True))
+        for entry, c, track in zip(page.items, cursors, tracks, strict=False)
     ]
 
 

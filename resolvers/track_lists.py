@@ -8,6 +8,7 @@ node is the ``Track``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from functools import partial
@@ -19,7 +20,7 @@ from strawberry.relay import PageInfo
 from persistence import models
 from resolvers.context import Info
 from resolvers.paging import PageArgs, page_info
-from resolvers.tracks import Prefetchable, Track, load_tracks, prefetch_tracks, selected_names
+from resolvers.tracks import Track, TrackValue, edge_tracks, load_tracks, selected_names
 
 IDS_ONLY = frozenset({"trackIds", "totalCount", "pageInfo", "userId", "__typename"})
 """Fields of ``LikedTracks``/``PlayHistory`` that a page of bare track ids can answer."""
@@ -92,6 +93,11 @@ class _TrackConnection:
         return cast("list[Track]", tracks)  # every item names a cached track
 
 
+def _cursors(page: models.Page[Any], names: set[str]) -> Iterable[str]:
+    """The page's cursors if the edges' ``cursor`` is selected (each costs an encoding)."""
+    return page.cursors if "cursor" in names else itertools.repeat("")
+
+
 C = TypeVar("C", bound=_TrackConnection)
 
 
@@ -126,20 +132,13 @@ async def read_connection(
 
 
 @strawberry.type(description="A liked track: when it was liked, and the track (`node`).")
-class LikedTrack(Prefetchable):
+class LikedTrack:
     track_id: strawberry.ID
     added_at: datetime
     cursor: str
-    loaded: strawberry.Private[Track | None] = None
-    prefetched: strawberry.Private[bool] = False
-
-    @strawberry.field(graphql_type=Track)
-    def node(self, info: Info) -> Track | Awaitable[Track | None] | None:
-        return self._track(info)
-
-    @strawberry.field(graphql_type=Track | None, deprecation_reason="use node")
-    def track(self, info: Info) -> Track | Awaitable[Track | None] | None:
-        return self._track(info)
+    # Plain attributes, not resolvers: see ``edge_tracks``.
+    node: TrackValue = strawberry.field(graphql_type=Track)
+    track: TrackValue = strawberry.field(graphql_type=Track | None, deprecation_reason="use node")
 
 
 @strawberry.type(description="A user's liked tracks, newest `addedAt` first.")
@@ -154,34 +153,28 @@ class LikedTracks(_TrackConnection):
 
     async def _edges(self, info: Info) -> list[LikedTrack]:
         page: models.Page[models.Like] = _whole(self.page)
-        tracks = await prefetch_tracks(info, [like.track_id for like in page.items])
+        names = selected_names(info)
+        tracks = await edge_tracks(info, [like.track_id for like in page.items], names)
         return [
             LikedTrack(
                 track_id=strawberry.ID(like.track_id),
                 added_at=like.added_at,
                 cursor=c,
-                loaded=None if tracks is None else tracks[i],
-                prefetched=tracks is not None,
+                node=track,
+                track=track,
             )
-            for i, (like, c) in enumerate(zip(page.items, page.cursors, strict=True))
+            for like, c, track in zip(page.items, _cursors(page, names), tracks, strict=False)
         ]
 
 
 @strawberry.type(description="The last time a user played a track, and the track (`node`).")
-class Play(Prefetchable):
+class Play:
     track_id: strawberry.ID
     last_played_at: datetime
     cursor: str
-    loaded: strawberry.Private[Track | None] = None
-    prefetched: strawberry.Private[bool] = False
-
-    @strawberry.field(graphql_type=Track)
-    def node(self, info: Info) -> Track | Awaitable[Track | None] | None:
-        return self._track(info)
-
-    @strawberry.field(graphql_type=Track | None, deprecation_reason="use node")
-    def track(self, info: Info) -> Track | Awaitable[Track | None] | None:
-        return self._track(info)
+    # Plain attributes, not resolvers: see ``edge_tracks``.
+    node: TrackValue = strawberry.field(graphql_type=Track)
+    track: TrackValue = strawberry.field(graphql_type=Track | None, deprecation_reason="use node")
 
 
 @strawberry.type(description="A user's plays, newest `lastPlayedAt` first.")
@@ -196,14 +189,15 @@ class PlayHistory(_TrackConnection):
 
     async def _edges(self, info: Info) -> list[Play]:
         page: models.Page[models.Play] = _whole(self.page)
-        tracks = await prefetch_tracks(info, [play.track_id for play in page.items])
+        names = selected_names(info)
+        tracks = await edge_tracks(info, [play.track_id for play in page.items], names)
         return [
             Play(
                 track_id=strawberry.ID(p.track_id),
                 last_played_at=p.last_played_at,
                 cursor=c,
-                loaded=None if tracks is None else tracks[i],
-                prefetched=tracks is not None,
+                node=track,
+                track=track,
             )
-            for i, (p, c) in enumerate(zip(page.items, page.cursors, strict=True))
+            for p, c, track in zip(page.items, _cursors(page, names), tracks, strict=False)
         ]

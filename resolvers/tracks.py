@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Generator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
-from persistence import models
 from resolvers import ids
-from resolvers.context import Info
 from resolvers.ids import Node
+
+if TYPE_CHECKING:  # the context's loader builds this module's ``Track``s
+    from resolvers.context import Info
 
 
 @strawberry.type(description="Global metadata of one track, shared by every user.")
@@ -28,60 +30,82 @@ class Track(Node):
     valence: float | None
 
     @classmethod
-    def from_domain(cls, track: models.Track) -> Track:
-        # ``id`` is a plain attribute, set here: a page of 500 tracks costs no resolver calls.
+    def build(
+        cls,
+        *,
+        track_id: str,
+        title: str,
+        artists: list[str],
+        album: str | None,
+        duration_ms: int | None,
+        isrc: str | None,
+        explicit: bool | None,
+        available: bool | None,
+        tempo: float | None,
+        energy: float | None,
+        valence: float | None,
+    ) -> Track:
+        """From the store's fields (``LibraryStore.tracks(build=...)``), with no model
+        in between. ``id`` is a plain attribute, set here: a page of 500 tracks costs no
+        resolver calls."""
         return cls(
-            id=ids.track_id(track.track_id),
-            track_id=strawberry.ID(track.track_id),
-            title=track.title,
-            artists=track.artists,
-            album=track.album,
-            duration_ms=track.duration_ms,
-            isrc=track.isrc,
-            explicit=track.explicit,
-            available=track.available,
-            tempo=track.tempo,
-            energy=track.energy,
-            valence=track.valence,
+            id=ids.track_id(track_id),
+            track_id=strawberry.ID(track_id),
+            title=title,
+            artists=artists,
+            album=album,
+            duration_ms=duration_ms,
+            isrc=isrc,
+            explicit=explicit,
+            available=available,
+            tempo=tempo,
+            energy=energy,
+            valence=valence,
         )
 
 
 async def load_track(info: Info, track_id: str) -> Track | None:
-    track = await info.context.tracks.load(track_id)
-    return None if track is None else Track.from_domain(track)
+    return await info.context.tracks.load(track_id)
 
 
 async def load_tracks(info: Info, track_ids: Sequence[str]) -> list[Track | None]:
-    found = await info.context.tracks.load_many(track_ids)
-    return [None if track is None else Track.from_domain(track) for track in found]
+    """The tracks, each object shared by every place of the response that names it."""
+    return await info.context.tracks.load_many(track_ids)
 
 
 TRACK_FIELDS = frozenset({"track", "node"})
 """Fields of an edge that hold its ``Track``."""
 
+TrackValue = Track | None | Awaitable[Track | None]
+"""What an edge holds for its ``track``/``node``: the track, or one to load."""
 
-async def prefetch_tracks(info: Info, track_ids: list[str]) -> list[Track | None] | None:
-    """Metadata of a whole list's tracks at once, if the query asks for ``track`` of them.
 
-    One awaited load for the list instead of an async ``track`` resolver per item: the
-    query to the store is the same (the loader batches either way), but 50 coroutines
-    less per page of 50 cost more CPU than the rest of the page's fields together.
+async def edge_tracks(info: Info, track_ids: list[str], names: set[str]) -> Sequence[TrackValue]:
+    """The ``track``/``node`` of each edge of a list whose selection is ``names``.
+
+    Loaded at once when selected: one awaited load for the list instead of an async
+    resolver per edge (the query to the store is the same, the loader batches either
+    way, but 50 coroutines less per page of 50 cost more CPU than the rest of the page's
+    fields together). So an edge holds its ``Track`` as a plain attribute
+    (which ``resolvers._plain_objects`` completes without a resolver call per edge);
+    otherwise each holds a ``LazyTrack``, which loads only if graphql-core awaits it.
     """
-    if not TRACK_FIELDS & selected_names(info):
-        return None
-    return await load_tracks(info, track_ids)
+    if TRACK_FIELDS & names:
+        return await load_tracks(info, track_ids)
+    return [LazyTrack(info, track_id) for track_id in track_ids]
 
 
-class Prefetchable:
-    """An edge whose ``Track`` its list resolver may have loaded already (``prefetched``)."""
+class LazyTrack:
+    """A track not loaded yet: awaiting it loads it (through the request's loader)."""
 
-    track_id: strawberry.ID
-    loaded: Track | None
-    prefetched: bool
+    __slots__ = ("_info", "_track_id")
 
-    def _track(self, info: Info) -> Track | Awaitable[Track | None] | None:
-        # A plain value when prefetched; otherwise an awaitable that graphql-core awaits.
-        return self.loaded if self.prefetched else load_track(info, self.track_id)
+    def __init__(self, info: Info, track_id: str) -> None:
+        self._info = info
+        self._track_id = track_id
+
+    def __await__(self) -> Generator[Any, None, Track | None]:
+        return load_track(self._info, self._track_id).__await__()
 
 
 def selected_names(info: Info) -> set[str]:

@@ -31,9 +31,9 @@ async def test_track_metadata_is_batched_per_request(
     calls: list[set[str]] = []
     original = store.tracks
 
-    async def counting_tracks(track_ids: Any) -> dict[str, Track]:
+    async def counting_tracks(track_ids: Any, **kwargs: Any) -> dict[str, Track]:
         calls.append(set(track_ids))
-        return await original(track_ids)
+        return await original(track_ids, **kwargs)
 
     monkeypatch.setattr(store, "tracks", counting_tracks)
     data = await execute(

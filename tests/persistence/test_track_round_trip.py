@@ -33,3 +33,5 @@ async def test_every_track_field_round_trips(store: LibraryStore) -> None:
         "track:full": full,
         "track:bare": bare,
     }
+    # A reader's own objects get the same fields, by the model's names.
+    assert await store.tracks(["track:full"], build=dict) == {"track:full": full.model_dump()}
