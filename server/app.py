@@ -32,6 +32,7 @@ from server.health import healthz, readyz
 from server.http_errors import http_exception_handler
 from server.limits import limit_extensions
 from server.logging import AccessLogMiddleware
+from server.memory import ReleaseMemoryMiddleware
 from server.metrics import GraphQLMetrics, HttpMetricsMiddleware, Metrics, SyncMetrics
 from server.request_id import RequestIdMiddleware
 from server.settings import Settings
@@ -108,6 +109,8 @@ def create_app(settings: Settings) -> Starlette:
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     middleware = [
         *cors_middleware(settings),  # outermost, so that every answer carries its headers
+        # Outside the access log and metrics: its clean-up is not the request's latency.
+        Middleware(ReleaseMemoryMiddleware, threshold=settings.release_memory_after_bytes),
         Middleware(RequestIdMiddleware),
         Middleware(AccessLogMiddleware),
         Middleware(HttpMetricsMiddleware, metrics=metrics, routes=routes),
