@@ -34,6 +34,7 @@ from server.limits import limit_extensions
 from server.logging import AccessLogMiddleware
 from server.memory import ReleaseMemoryMiddleware
 from server.metrics import GraphQLMetrics, HttpMetricsMiddleware, Metrics, SyncMetrics
+from server.overload import ConcurrencyLimitMiddleware
 from server.request_id import RequestIdMiddleware
 from server.settings import Settings
 from server.shutdown import InFlight, InFlightMiddleware
@@ -114,6 +115,8 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(RequestIdMiddleware),
         Middleware(AccessLogMiddleware),
         Middleware(HttpMetricsMiddleware, metrics=metrics, routes=routes),
+        # Inside the access log and metrics, which then log and count its refusals.
+        Middleware(ConcurrencyLimitMiddleware, limit=settings.max_in_flight),
         Middleware(InFlightMiddleware, in_flight=in_flight),
         Middleware(
             BodyLimitMiddleware,

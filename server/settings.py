@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     """Time to send a request's headers, from its first byte or the connection's opening."""
     keep_alive_seconds: int = Field(default=5, ge=1)
     """An idle keep-alive connection is closed after this long."""
+    max_in_flight: int = Field(default=64, ge=1)
+    """HTTP requests a worker handles at once; more get 503 OVERLOADED with Retry-After at
+    once (health checks and metrics excepted)."""
     release_memory_after_bytes: int = Field(default=MiB, ge=0)
     """After answering a request with a larger body (an ingest), collect garbage and hand
     freed heap pages back to the system; 0 turns it off."""
