@@ -47,7 +47,7 @@ _MIX = (("page", 0.80), ("ids", 0.10), ("playlists", 0.08), ("sync", 0.02))
 class Minute:
     minute: int
     rss_mib: float
-    in_flight: int
+    in_flight: int | None
     outcomes: Counter[str]
 
 
@@ -130,8 +130,12 @@ async def capacity(url: str, traffic: Traffic, seconds: float) -> float:
     return outcomes["ok"] / seconds
 
 
-def _in_flight(served: Served) -> int:
-    text = httpx.get(f"{served.url}/metrics", timeout=10).text
+async def _in_flight(client: httpx.AsyncClient, served: Served) -> int | None:
+    """Requests the server is handling (its metrics' gauge); None if it did not say in time."""
+    try:
+        text = (await client.get(f"{served.url}/metrics", timeout=20)).text
+    except httpx.HTTPError:
+        return None
     return int(
         sum(
             float(line.rsplit(" ", 1)[1])
@@ -166,7 +170,8 @@ async def drive(served: Served, traffic: Traffic, rate: float, minutes: int) -> 
                 task.add_done_callback(pending.discard)
                 sent += 1
                 await asyncio.sleep(0)  # behind schedule: still let the requests run
-            sample = Minute(minute, rss_mib(served.pid), _in_flight(served), outcomes)
+            rss = rss_mib(served.pid)
+            sample = Minute(minute, rss, await _in_flight(client, served), outcomes)
             samples.append(sample)
             log(
                 f"  minute {minute}: RSS {sample.rss_mib:.0f} MiB, {sample.in_flight} in flight, "
