@@ -3,7 +3,7 @@
 Driven past its capacity, a server without a bound accepts every request and queues it
 in memory: each waiting request holds its body, its task and whatever it has built so
 far, the queue grows as long as the overload lasts, answers come later and later, and
-clients that gave up leave their work behind to be done anyway (measured at 1.15× the
+clients that gave up leave their work behind to be done anyway (measured at 1.15 times the
 capacity: 977 requests in flight and 1.4 GiB resident after three minutes, two thirds
 of the answers too late for their clients; docs/performance.md). uvicorn's own bound
 (``MAX_CONNECTIONS``) counts connections, a thousand by default, and answers in plain text.

@@ -13,8 +13,8 @@ from resolvers.access import Forbidden, Unauthenticated
 from server import limits
 from server.app import create_app
 from server.cost import COST_LIMIT_EXCEEDED
-from server.overload import OVERLOADED
 from server.http_errors import _CODE_BY_STATUS
+from server.overload import OVERLOADED
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
