@@ -18,7 +18,9 @@ playlists, and a sync now and then (each user's library changed by 1% and back).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import os
 import random
 import shutil
 import tempfile
@@ -48,6 +50,7 @@ class Minute:
     minute: int
     rss_mib: float
     in_flight: int | None
+    sockets: int
     outcomes: Counter[str]
 
 
@@ -130,6 +133,16 @@ async def capacity(url: str, traffic: Traffic, seconds: float) -> float:
     return outcomes["ok"] / seconds
 
 
+def _sockets(pid: int) -> int:
+    """Open sockets of the server: its clients' connections and its store connections."""
+    fds = Path(f"/proc/{pid}/fd")
+    count = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            count += os.readlink(fd).startswith("socket:")
+    return count
+
+
 async def _in_flight(client: httpx.AsyncClient, served: Served) -> int | None:
     """Requests the server is handling (its metrics' gauge); None if it did not say in time."""
     try:
@@ -171,10 +184,13 @@ async def drive(served: Served, traffic: Traffic, rate: float, minutes: int) -> 
                 sent += 1
                 await asyncio.sleep(0)  # behind schedule: still let the requests run
             rss = rss_mib(served.pid)
-            sample = Minute(minute, rss, await _in_flight(client, served), outcomes)
+            sample = Minute(
+                minute, rss, await _in_flight(client, served), _sockets(served.pid), outcomes
+            )
             samples.append(sample)
             log(
                 f"  minute {minute}: RSS {sample.rss_mib:.0f} MiB, {sample.in_flight} in flight, "
+                f"{sample.sockets} sockets, "
                 f"{sum(outcomes.values())} answered: {dict(outcomes)}"
             )
         for task in pending:
@@ -228,6 +244,7 @@ def overload(minutes: int, over: float) -> list[str]:
         + ", ".join(f"{s.rss_mib:.0f}" for s in samples)
         + f" MiB; slope {slope(samples):+.1f} MiB/min (after minute 1)",
         "in flight per minute: " + ", ".join(str(s.in_flight) for s in samples),
+        "open sockets per minute: " + ", ".join(str(s.sockets) for s in samples),
     ]
     total: Counter[str] = Counter()
     for s in samples:
