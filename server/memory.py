@@ -13,9 +13,10 @@ kept most of it after the response (measured, docs/performance.md):
 
 So after a request whose body passed ``threshold`` bytes, this middleware runs a full
 collection and ``malloc_trim(0)`` (glibc's call that returns every free page of its
-heaps), once the response has been sent. Both cost milliseconds (measured: ~10-40 ms)
-against the seconds such a request took, and the small requests that make up the
-traffic never pay them.
+heaps), once the response has been sent. Measured: ~25 ms after an ingest of 10,000
+likes (~0.9 s of CPU), ~0.4 s after one of 100,000 (~10 s); the reads that make up the
+traffic never pay it. Under sustained overload, the syncs' releases also kept the
+resident set flat where it otherwise rose by steps with every burst of syncs.
 """
 
 from __future__ import annotations

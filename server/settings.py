@@ -88,9 +88,9 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=64, ge=1)
     """HTTP requests a worker handles at once; more get 503 OVERLOADED with Retry-After at
     once (health checks and metrics excepted)."""
-    release_memory_after_bytes: int = Field(default=MiB, ge=0)
-    """After answering a request with a larger body (an ingest), collect garbage and hand
-    freed heap pages back to the system; 0 turns it off."""
+    release_memory_after_bytes: int = Field(default=256 * 1024, ge=0)
+    """After answering a request with a larger body (an ingest or a sync of more than a few
+    hundred items), collect garbage and hand freed heap pages back to the system; 0: off."""
     max_connections: int = Field(default=1000, ge=2)
     """Open connections per worker, the asking one included; beyond, requests get 503 at once."""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
