@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -297,10 +298,10 @@ def _measure(
             if impl == "bare":
                 return baseline.ingest_cpu(bare_db, payload)[0]
             served = servers[impl].served
-            mem, cpu = measure_ingest(served, lambda: do_ingest(impl, payload))
+            mem, cpu = measure_ingest(served, partial(do_ingest, impl, payload))
             mems = [mem]
             for more in extra:
-                mems.append(measure_ingest(served, lambda m=more: do_ingest(impl, m))[0])
+                mems.append(measure_ingest(served, partial(do_ingest, impl, more))[0])
             figures.extra.setdefault(
                 f"RSS before -> peak -> after (settled), ingests of {label}", []
             ).append(f"{impl} " + ", ".join(str(m) for m in mems))

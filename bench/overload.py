@@ -74,8 +74,8 @@ class Traffic:
         self.syncs = {
             user: itertools.cycle(
                 [
-                    ingest_body(change_one_percent(libraries[user]), SYNC),  # type: ignore[arg-type]
-                    ingest_body(libraries[user], SYNC),  # type: ignore[arg-type]
+                    ingest_body(change_one_percent(libraries[user]), SYNC),
+                    ingest_body(libraries[user], SYNC),
                 ]
             )
             for user in users
