@@ -42,7 +42,7 @@ def main() -> int:
     )
     parser.add_argument("--minutes", type=int, default=10, help="overload: minutes (default 10)")
     parser.add_argument(
-        "--over", type=float, default=1.15, help="overload: offered rate / capacity (1.15)"
+        "--over", type=float, default=1.5, help="overload: offered rate / capacity (1.5)"
     )
     parser.add_argument(
         "--ingests",

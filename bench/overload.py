@@ -1,11 +1,13 @@
 """Sustained overload: is the server's resident memory flat while it is driven past capacity?
 
-    scripts/bench --overload [--minutes 10] [--over 1.15]
+    scripts/bench --overload [--minutes 10] [--over 1.5]
 
 A fresh embedded store and ``librarycache serve`` (the default production configuration);
 ``USERS`` users with a library each. First the capacity: the requests per second the
 server answers with ``CONCURRENCY`` clients each waiting for its answer (closed loop),
-with the mix below. Then an open loop at ``over`` times that rate for ``minutes``: requests
+with the mix below (it reads low: open-loop, the worker answers more, so the default
+``over`` of 1.5 is what overloads it slightly). Then an open loop at ``over`` times that
+rate for ``minutes``: requests
 arrive on a schedule whatever the server does, as from many independent clients, each of
 which gives up after ``CLIENT_TIMEOUT`` seconds. Every minute it prints the server's
 resident set, the requests in flight, and what the requests of that minute got; at the
