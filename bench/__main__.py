@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 
 from bench.compare import CompareOptions, compare
+from bench.memory import memory
+from bench.overload import overload
 from bench.run import Options, run, write_json
 
 
@@ -28,6 +30,28 @@ def main() -> int:
         help="compare: library sizes (likes) for the growth figures, comma-separated",
     )
     parser.add_argument("--budget", action="store_true", help="run the budget of issue 5 instead")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="only the resident set before, at peak and after repeated large ingests",
+    )
+    parser.add_argument(
+        "--overload",
+        action="store_true",
+        help="only: drive the server past its capacity and print its resident set per minute",
+    )
+    parser.add_argument("--minutes", type=int, default=10, help="overload: minutes (default 10)")
+    parser.add_argument(
+        "--over", type=float, default=1.5, help="overload: offered rate / capacity (1.5)"
+    )
+    parser.add_argument(
+        "--ingests",
+        type=int,
+        default=3,
+        help="memory, and compare for its 100k library: ingests per server (default 3)",
+    )
+    parser.add_argument("--likes", type=int, default=100_000, help="memory: likes per ingest")
+    parser.add_argument("--no-apollo", action="store_true", help="memory: LibraryCache alone")
     parser.add_argument("--users", type=int, default=200, help="budget: users in the scale test")
     parser.add_argument(
         "--other-likes",
@@ -44,10 +68,22 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", type=Path, help="budget: copy the store and server logs here")
     args = parser.parse_args()
+    if args.overload:
+        for line in overload(args.minutes, args.over):
+            print(line)
+        return 0
+    if args.memory:
+        for line in memory(args.ingests, args.likes, with_apollo=not args.no_apollo):
+            print(line)
+        return 0
     if not args.budget:
         rounds = args.rounds if args.rounds is not None else 1 if args.quick else 3
         growth = tuple(int(n) for n in args.growth.split(",") if n)
-        figures = compare(CompareOptions(quick=args.quick, rounds=rounds, growth=growth))
+        figures = compare(
+            CompareOptions(
+                quick=args.quick, rounds=rounds, growth=growth, memory_ingests=args.ingests
+            )
+        )
         print(figures.table())
         if args.json:
             args.json.write_text(json.dumps({"values": figures.values, "extra": figures.extra}))

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ import orjson
 
 from bench import baseline
 from bench.library import L, Shape, change_one_percent, make_input
-from bench.procs import Served, free_port, reset_peak_rss, rss_mib, serve
+from bench.memory import measure_ingest
+from bench.procs import Served, free_port, serve
 from bench.queries import (
     LIBRARY_LIKED_PAGE,
     LIKED_IDS,
@@ -44,6 +46,7 @@ from server.embedded import EmbeddedMongo
 
 APOLLO_DIR = Path(__file__).resolve().parent / "apollo"
 IMPLS = ("LibraryCache", "Apollo/Node", "bare")
+BIG_LIKES = 100_000
 
 
 def ensure_apollo_installed() -> None:
@@ -165,6 +168,8 @@ class CompareOptions:
     quick: bool = False
     rounds: int = 3
     growth: tuple[int, ...] = (1_000, 10_000, 100_000)
+    memory_ingests: int = 3
+    """Ingests of each library of ``BIG_LIKES`` or more per server, for its memory."""
 
     @property
     def reads(self) -> int:
@@ -280,17 +285,27 @@ def _measure(
         payload = ingest_body(make_input(grown, shape, prefix=f"g{likes}"))
         label = f"{likes // 1000}k"
 
-        def do_big(impl: str, payload: bytes = payload, label: str = label) -> float:
+        # The 100k ingest is repeated (other users, not timed): memory must not compound.
+        repeats = options.memory_ingests if likes >= BIG_LIKES else 1
+        extra = [
+            ingest_body(make_input(f"{grown}-{n}", shape, prefix=f"g{likes}r{n}"))
+            for n in range(1, repeats)
+        ]
+
+        def do_big(
+            impl: str, payload: bytes = payload, label: str = label, extra: list[bytes] = extra
+        ) -> float:
             if impl == "bare":
                 return baseline.ingest_cpu(bare_db, payload)[0]
             served = servers[impl].served
-            reset_peak_rss(served.pid)
-            before = rss_mib(served.pid)
-            cpu = do_ingest(impl, payload)
-            figures.extra.setdefault(f"RSS before -> peak, ingest of {label}", []).append(
-                f"{impl} {before:.0f} -> {rss_mib(served.pid, 'VmHWM'):.0f} MiB"
-            )
-            return cpu
+            mem, cpu = measure_ingest(served, partial(do_ingest, impl, payload))
+            mems = [mem]
+            for more in extra:
+                mems.append(measure_ingest(served, partial(do_ingest, impl, more))[0])
+            figures.extra.setdefault(
+                f"RSS before -> peak -> after (settled), ingests of {label}", []
+            ).append(f"{impl} " + ", ".join(str(m) for m in mems))
+            return float(cpu)
 
         each(f"ingest of {label} likes + {label} tracks", do_big)
         n = _reads_for(likes, options.reads)

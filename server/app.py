@@ -32,7 +32,9 @@ from server.health import healthz, readyz
 from server.http_errors import http_exception_handler
 from server.limits import limit_extensions
 from server.logging import AccessLogMiddleware
+from server.memory import ReleaseMemoryMiddleware
 from server.metrics import GraphQLMetrics, HttpMetricsMiddleware, Metrics, SyncMetrics
+from server.overload import ConcurrencyLimitMiddleware
 from server.request_id import RequestIdMiddleware
 from server.settings import Settings
 from server.shutdown import InFlight, InFlightMiddleware
@@ -108,9 +110,13 @@ def create_app(settings: Settings) -> Starlette:
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     middleware = [
         *cors_middleware(settings),  # outermost, so that every answer carries its headers
+        # Outside the access log and metrics: its clean-up is not the request's latency.
+        Middleware(ReleaseMemoryMiddleware, threshold=settings.release_memory_after_bytes),
         Middleware(RequestIdMiddleware),
         Middleware(AccessLogMiddleware),
         Middleware(HttpMetricsMiddleware, metrics=metrics, routes=routes),
+        # Inside the access log and metrics, which then log and count its refusals.
+        Middleware(ConcurrencyLimitMiddleware, limit=settings.max_in_flight),
         Middleware(InFlightMiddleware, in_flight=in_flight),
         Middleware(
             BodyLimitMiddleware,

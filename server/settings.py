@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     """Time to send a request's headers, from its first byte or the connection's opening."""
     keep_alive_seconds: int = Field(default=5, ge=1)
     """An idle keep-alive connection is closed after this long."""
+    max_in_flight: int = Field(default=64, ge=1)
+    """HTTP requests a worker handles at once; more get 503 OVERLOADED with Retry-After at
+    once (health checks and metrics excepted)."""
+    release_memory_after_bytes: int = Field(default=256 * 1024, ge=0)
+    """After answering a request with a larger body (an ingest or a sync of more than a few
+    hundred items), collect garbage and hand freed heap pages back to the system; 0: off."""
     max_connections: int = Field(default=1000, ge=2)
     """Open connections per worker, the asking one included; beyond, requests get 503 at once."""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

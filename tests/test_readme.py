@@ -14,6 +14,7 @@ from server import limits
 from server.app import create_app
 from server.cost import COST_LIMIT_EXCEEDED
 from server.http_errors import _CODE_BY_STATUS
+from server.overload import OVERLOADED
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +82,7 @@ def test_the_error_table_lists_every_code_the_server_gives() -> None:
         errors.INTERNAL,
         limits.TIMEOUT,
         COST_LIMIT_EXCEEDED,
+        OVERLOADED,
     }
     table = README.split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE))

@@ -241,3 +241,41 @@ def test_connections_beyond_the_limit_get_503(few_connections: Server) -> None:
     assert refused.status_code == 503
     served = httpx.get(f"{few_connections.base}/healthz", timeout=10)
     assert served.status_code == 200
+
+
+@pytest.fixture(scope="module")
+def two_in_flight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from _server(tmp_path_factory, {"LIBRARYCACHE_MAX_IN_FLIGHT": "2"})
+
+
+def test_requests_beyond_the_in_flight_limit_get_a_coded_503_and_health_still_answers(
+    two_in_flight: Server,
+) -> None:
+    with ExitStack() as stack:
+        # Two requests whose bodies are still coming: in hand, until their clients go.
+        held = [stack.enter_context(two_in_flight.connect()) for _ in range(2)]
+        for sock in held:
+            sock.sendall(partial_body())
+        deadline = time.monotonic() + SLACK_SECONDS
+        while True:
+            refused = httpx.post(f"{two_in_flight.base}/graphql", json=PROBE, timeout=10)
+            if refused.status_code == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # the held requests may not have reached the app yet
+        health = httpx.get(f"{two_in_flight.base}/healthz", timeout=10)
+
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "1"
+    error = refused.json()["errors"][0]
+    assert error["extensions"] == {"code": "OVERLOADED"}
+    assert "LIBRARYCACHE_MAX_IN_FLIGHT" in error["message"]
+    assert health.status_code == 200
+    # The clients left: their requests end, and the worker takes new ones again.
+    deadline = time.monotonic() + SLACK_SECONDS
+    while (
+        answer := httpx.post(f"{two_in_flight.base}/graphql", json=PROBE, timeout=10)
+    ).status_code == 503:
+        assert time.monotonic() < deadline, "the worker never took requests again"
+        time.sleep(0.05)
+    assert answer.json() == {"data": {"__typename": "Query"}}
+    assert_no_500(two_in_flight)
