@@ -181,8 +181,18 @@ def body(query: str, variables: dict[str, Any]) -> bytes:
 
 
 def _reads_for(likes: int, reads: int) -> int:
-    """Fewer requests for the larger lists (100k ids take seconds of nx's time each)."""
-    return max(3, min(reads, reads * 10_000 // max(likes, 1)))
+    """Requests per ``trackIds`` figure: about as many ids in all whatever the list's size.
+
+    Fewer for the larger lists (100k ids take seconds of nx's time each), more for the
+    smaller ones: the server's CPU clock ticks at 10 ms, and 20 reads of 1k ids (~1 ms
+    each) would be two ticks.
+    """
+    return max(3, min(reads * 10, reads * 10_000 // max(likes, 1)))
+
+
+PAGE_READS = 10
+"""Requests per page figure, as a multiple of ``CompareOptions.reads``: a page costs 2-7 ms
+of CPU, a few ticks of the 10 ms clock, whatever the library's size."""
 
 
 def run_round(options: CompareOptions, rnd: int, figures: Figures, order: tuple[str, ...]) -> None:
@@ -261,7 +271,7 @@ def _measure(
     each("sync changing 1% of L", do_sync)
 
     # ------------------------------------------------------------- the reads
-    _reads(options, figures, each, servers, main_db, bare_app, user, "10k", options.reads)
+    _reads(figures, each, servers, main_db, bare_app, user, "10k", options.reads, options.reads)
 
     def do_playlists(impl: str) -> float:
         n = options.reads
@@ -309,11 +319,10 @@ def _measure(
 
         each(f"ingest of {label} likes + {label} tracks", do_big)
         n = _reads_for(likes, options.reads)
-        _reads(options, figures, each, servers, main_db, bare_app, grown, label, n)
+        _reads(figures, each, servers, main_db, bare_app, grown, label, n, options.reads)
 
 
 def _reads(
-    options: CompareOptions,
     figures: Figures,
     each: Callable[[str, Callable[[str], float]], None],
     servers: dict[str, Client],
@@ -322,7 +331,10 @@ def _reads(
     user: str,
     label: str,
     n: int,
+    reads: int,
 ) -> None:
+    """One list's read figures: ``n`` requests of its ids, ``reads * PAGE_READS`` per page."""
+
     def do_ids(impl: str) -> float:
         if impl == "bare":
             cpu, _ = baseline.liked_ids_cpu(main_db, user, n, READ_BATCH)
@@ -333,6 +345,7 @@ def _reads(
 
     each(f"liked {{ trackIds }}, {label}", do_ids)
 
+    pages = reads * PAGE_READS
     bare_page: list[float] = []
 
     def bare_starlette() -> float:
@@ -342,19 +355,19 @@ def _reads(
             with httpx.Client(base_url=bare_app.url, timeout=300) as http:
                 http.post("/liked", content=payload)
                 before = bare_app.cpu()
-                for _ in range(n):
+                for _ in range(pages):
                     http.post("/liked", content=payload).raise_for_status()
-                bare_page.append((bare_app.cpu() - before) / n)
+                bare_page.append((bare_app.cpu() - before) / pages)
         return bare_page[0]
 
     def page(query: str, path: tuple[str, ...]) -> Callable[[str], float]:
         def step(impl: str) -> float:
             if impl == "bare":
                 return bare_starlette()
-            data, cpu, _ = servers[impl].measured(body(query, {"userId": user, "first": 50}), n)
+            data, cpu, _ = servers[impl].measured(body(query, {"userId": user, "first": 50}), pages)
             for key in path:
                 data = data[key]
-            assert len(data) == 50, impl  # type: ignore[arg-type]
+            assert len(data) == 50, impl
             return cpu
 
         return step
