@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+from operator import itemgetter
 from typing import Any, Final
 
 from persistence import _documents as docs
@@ -38,12 +40,27 @@ class Kind:
     lookup: bool = False
     """Whether one item is read by its key (adds a ``{userId, key}`` index)."""
 
-    def sort_key(self, doc: Mapping[str, Any]) -> tuple[Any, ...]:
-        """``doc``'s order key, with datetimes in UTC (as cursors hold them)."""
-        return tuple(
-            docs.utc(doc[f]) if t is datetime else doc[f]
-            for (f, _), t in zip(self.order, self.order_types, strict=True)
-        )
+    @cached_property
+    def sort_key(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """``doc``'s order key, with datetimes in UTC (as cursors hold them).
+
+        Built once per kind: a page encodes one key per item, and the generic loop over
+        ``order`` cost a fifth of a 50-item page's cursors."""
+        get = itemgetter(*(f for f, _ in self.order))
+        dates = [i for i, t in enumerate(self.order_types) if t is datetime]
+        if len(self.order) == 1:
+            if dates:
+                return lambda doc: (docs.utc(get(doc)),)
+            return lambda doc: (get(doc),)
+
+        def key(doc: Mapping[str, Any]) -> tuple[Any, ...]:
+            values: tuple[Any, ...] = get(doc)
+            for i in dates:
+                if values[i].tzinfo is None:  # a client without ``tz_aware``
+                    values = (*values[:i], docs.utc(values[i]), *values[i + 1 :])
+            return values
+
+        return key
 
     def indexes(self) -> list[tuple[str, list[tuple[str, int]]]]:
         """(name, keys) of every index the kind's commands use; all prefixed by ``userId``."""
