@@ -71,7 +71,7 @@ from resolvers.context import RequestContext
 from resolvers.inputs import LibraryInput
 from resolvers.scalars import parse_datetime
 
-__all__ = ["build_executor", "coerce_variables"]
+__all__ = ["build_executor", "coerce_variables", "forget_coerced_variables"]
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,31 @@ class _Coerced:
     values: VariableValues
 
 
-_kept: ContextVar[_Coerced | None] = ContextVar("coerced_variables", default=None)
+class _Slot:
+    """Where a task keeps the variables it coerced last, for the same operation's execution.
+
+    A mutable slot in the context, not the value itself: asyncio copies the context into
+    every timer it schedules (the store's deadlines, the execution timeout), and a
+    cancelled timer keeps its copy in the loop's heap until its time comes, seconds to
+    minutes later. Emptied in place, the slot lets go of a library in every copy at once.
+    """
+
+    __slots__ = ("coerced",)
+
+    def __init__(self, coerced: _Coerced) -> None:
+        self.coerced: _Coerced | None = coerced
+
+
+_kept: ContextVar[_Slot | None] = ContextVar("coerced_variables", default=None)
 """The last variables coerced in this task, for the same operation's execution."""
+
+
+def forget_coerced_variables() -> None:
+    """Let go of the variables this task keeps (see ``_Slot``): once its operation has
+    executed, or will not be."""
+    slot = _kept.get()
+    if slot is not None:
+        slot.coerced = None
 
 
 def coerce_variables(
@@ -101,7 +124,8 @@ def coerce_variables(
     A result already coerced for these very definitions, values and request context is
     returned again, and a new success is kept for them.
     """
-    kept = _kept.get()
+    slot = _kept.get()
+    kept = slot.coerced if slot is not None else None
     if (
         kept is not None
         and kept.definitions is definitions
@@ -110,11 +134,9 @@ def coerce_variables(
     ):
         return kept.values
     values = _coerce(schema, definitions, inputs, context, max_errors, hide_suggestions)
-    _kept.set(
-        _Coerced(definitions, inputs, context, values)
-        if isinstance(values, VariableValues)
-        else None
-    )
+    forget_coerced_variables()
+    if isinstance(values, VariableValues):
+        _kept.set(_Slot(_Coerced(definitions, inputs, context, values)))
     return values
 
 
@@ -222,7 +244,7 @@ def _get_variable_values_for_build(
         max_errors=max_errors,
         hide_suggestions=hide_suggestions,
     )
-    _kept.set(None)  # execution is the last to need them: not kept past it
+    forget_coerced_variables()  # execution is the last to need them: not kept past it
     return values
 
 

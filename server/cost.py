@@ -44,7 +44,7 @@ from graphql.type.definition import GraphQLNonNull
 from strawberry.extensions import SchemaExtension
 
 from resolvers.access import Forbidden
-from resolvers.variables import coerce_variables
+from resolvers.variables import coerce_variables, forget_coerced_variables
 
 log = logging.getLogger("librarycache.cost")
 
@@ -332,19 +332,24 @@ class CostLimit(SchemaExtension):
         }
         caller = getattr(request, "caller", None)
         request_id = getattr(request, "request_id", "-")
-        cost = await operation_cost(
-            self.execution_context.schema._schema,
-            operation,
-            fragments,
-            context.variables or {},
-            max_page_size=getattr(request, "max_page_size", 500),
-            counts_of=lambda user: self._counts_of(request, user),
-            viewer=getattr(caller, "subject", None),
-            context=request,
-        )
+        try:
+            cost = await operation_cost(
+                self.execution_context.schema._schema,
+                operation,
+                fragments,
+                context.variables or {},
+                max_page_size=getattr(request, "max_page_size", 500),
+                counts_of=lambda user: self._counts_of(request, user),
+                viewer=getattr(caller, "subject", None),
+                context=request,
+            )
+        except BaseException:
+            forget_coerced_variables()  # no execution will take them
+            raise
         shared = request_budget.get()
         budget = shared if shared is not None else Budget(self._budget)
         if cost > budget.remaining:
+            forget_coerced_variables()
             whole = self._budget
             spent = whole - budget.remaining
             log.info(

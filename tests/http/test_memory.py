@@ -12,6 +12,7 @@ import pytest
 from graphql.execution.executor import Executor
 
 import server.memory
+from persistence import LibrarySnapshot
 from tests.factories import make_library
 from tests.graphql_client import INGEST, data
 
@@ -89,3 +90,22 @@ async def test_zero_turns_the_release_off(
 ) -> None:
     await _ingest(app_client, "user:large", likes=200)
     assert releases == []
+
+
+def _live_snapshots() -> int:
+    return sum(isinstance(o, LibrarySnapshot) for o in gc.get_objects())
+
+
+async def test_no_library_outlives_its_ingest_in_the_timers_it_scheduled(
+    app_client: httpx.AsyncClient,
+) -> None:
+    # asyncio copies the context into every timer it schedules, and a cancelled timer stays
+    # in the loop's heap until its time comes (the store's and the execution's timeouts:
+    # seconds to minutes). The coerced variables are kept in the request's context between
+    # the cost limit and execution, so a copy taken then must not keep the library.
+    gc.collect()
+    before = _live_snapshots()
+    for n in range(3):
+        await _ingest(app_client, f"user:{n}", likes=200)
+    gc.collect()
+    assert _live_snapshots() == before
