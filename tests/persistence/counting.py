@@ -1,4 +1,4 @@
-"""Counting what the store reads: documents per collection, however the backend replies.
+"""Counting what the store reads: documents per collection (however the backend replies), reads.
 
 On a real driver (the wire server, MongoDB) the count comes from PyMongo's command
 monitoring: the documents in every ``find``/``getMore`` reply, so a read that fetches more
@@ -41,31 +41,48 @@ class ReturnedDocuments(monitoring.CommandListener):
 
 
 class CountingDatabase:
-    """A mongomock-motor database whose cursors count what they return into ``documents``."""
+    """A database whose collections count what is asked of them: the documents their
+    cursors hand back into ``documents`` (for mongomock, which has no command monitoring),
+    and the reads (``find``, ``find_one``: one round trip each) into ``reads``. Either
+    counter may be left out; what is not counted passes through untouched."""
 
-    def __init__(self, db: Any, documents: Counter[str]) -> None:
+    def __init__(
+        self, db: Any, documents: Counter[str] | None = None, reads: Counter[str] | None = None
+    ) -> None:
         self._db = db
         self._documents = documents
+        self._reads = reads
 
     def __getitem__(self, name: str) -> Any:
-        return _CountingCollection(self._db[name], name, self._documents)
+        return _CountingCollection(self._db[name], name, self._documents, self._reads)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._db, name)
 
 
 class _CountingCollection:
-    def __init__(self, coll: Any, name: str, documents: Counter[str]) -> None:
+    def __init__(
+        self, coll: Any, name: str, documents: Counter[str] | None, reads: Counter[str] | None
+    ) -> None:
         self._coll = coll
         self._name = name
         self._documents = documents
+        self._reads = reads
 
-    def find(self, *args: Any, **kwargs: Any) -> _CountingCursor:
-        return _CountingCursor(self._coll.find(*args, **kwargs), self._name, self._documents)
+    def find(self, *args: Any, **kwargs: Any) -> Any:
+        if self._reads is not None:
+            self._reads[self._name] += 1
+        cursor = self._coll.find(*args, **kwargs)
+        if self._documents is None:
+            return cursor
+        return _CountingCursor(cursor, self._name, self._documents)
 
     async def find_one(self, *args: Any, **kwargs: Any) -> Any:
+        if self._reads is not None:
+            self._reads[self._name] += 1
         found = await self._coll.find_one(*args, **kwargs)
-        self._documents[self._name] += found is not None
+        if self._documents is not None:
+            self._documents[self._name] += found is not None
         return found
 
     def __getattr__(self, name: str) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
 
 import pytest
 
@@ -19,42 +18,11 @@ from persistence.client import Client
 from persistence.store import StoreOptions
 from resolvers import RequestContext, build_schema
 from tests.factories import make_library, snapshot
+from tests.persistence.counting import CountingDatabase
 
 PLAYLISTS = 12
 ENTRIES = 7
 USER = "user:alice"
-
-
-class _CountingCollection:
-    def __init__(self, coll: Any, name: str, reads: Counter[str]) -> None:
-        self._coll = coll
-        self._name = name
-        self._reads = reads
-
-    def find(self, *args: Any, **kwargs: Any) -> Any:
-        self._reads[self._name] += 1
-        return self._coll.find(*args, **kwargs)
-
-    async def find_one(self, *args: Any, **kwargs: Any) -> Any:
-        self._reads[self._name] += 1
-        return await self._coll.find_one(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._coll, name)
-
-
-class _CountingDatabase:
-    """A database whose collections count the reads (``find``, ``find_one``) asked of them."""
-
-    def __init__(self, db: Any, reads: Counter[str]) -> None:
-        self._db = db
-        self._reads = reads
-
-    def __getitem__(self, name: str) -> _CountingCollection:
-        return _CountingCollection(self._db[name], name, self._reads)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._db, name)
 
 
 @pytest.fixture
@@ -62,7 +30,7 @@ async def counted(
     mongo_client: Client, db_name: str, store_options: StoreOptions, dialect: Dialect
 ) -> tuple[LibraryStore, Counter[str]]:
     reads: Counter[str] = Counter()
-    db = _CountingDatabase(mongo_client[db_name], reads)
+    db = CountingDatabase(mongo_client[db_name], reads=reads)
     store = LibraryStore(db, store_options, dialect=dialect)
     await store.ensure_indexes()
     library = make_library(USER, likes=3, playlists=PLAYLISTS, entries=ENTRIES)
