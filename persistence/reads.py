@@ -9,7 +9,6 @@ raises ``SnapshotExpired`` (retryable) rather than return a mix of versions.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -20,6 +19,7 @@ from persistence._dialect import Dialect
 from persistence._kinds import LIKES, PLAYLISTS, PLAYS, Kind
 from persistence._retry import retrying
 from persistence.errors import InvalidInput, SnapshotExpired
+from persistence.list_loader import ListLoader
 from persistence.models import (
     Like,
     Page,
@@ -107,8 +107,7 @@ class LibraryView:
         self.version: int | None = self._library.get("version")
         self._collections = collections
         self._dialect = dialect
-        self._slices: dict[tuple[int, int | None], dict[str, asyncio.Future[Any]]] = {}
-        self._dispatching: set[asyncio.Future[None]] = set()
+        self._slices: dict[tuple[int, int | None], ListLoader[str, dict[str, Any]]] = {}
         self._filters = (
             []
             if self.version is None
@@ -236,44 +235,17 @@ class LibraryView:
         same tick of the event loop: a page of 50 playlists with their entries is one
         read (and one snapshot check), not 100, and the tracks of all its entries reach
         the request's track loader together."""
-        batch = self._slices.get((skip, limit))
-        if batch is None:
-            batch = self._slices[(skip, limit)] = {}
-            # As a DataLoader does: the fields resolved in this tick join the batch first.
-            asyncio.get_running_loop().call_soon(self._dispatch_soon, skip, limit)
-        waiter = batch.get(playlist_id)
-        if waiter is None:
-            waiter = batch[playlist_id] = asyncio.get_running_loop().create_future()
-        # Shielded: a cancelled field must not cancel a future another field awaits too.
-        return await asyncio.shield(waiter)
-
-    def _dispatch_soon(self, skip: int, limit: int | None) -> None:
-        task = asyncio.ensure_future(self._dispatch(skip, limit))
-        self._dispatching.add(task)  # the loop holds tasks weakly
-        task.add_done_callback(self._dispatching.discard)
-
-    async def _dispatch(self, skip: int, limit: int | None) -> None:
-        batch = self._slices.pop((skip, limit))
-        try:
+        slices = self._slices.get((skip, limit))
+        if slices is None:
             # Reads are idempotent: retried whole on a transient failure.
-            found = await retrying(
-                "reading a playlist", lambda: self._playlist_docs(list(batch), skip, limit)
+            slices = self._slices[(skip, limit)] = ListLoader(
+                lambda ids: retrying(
+                    "reading a playlist", lambda: self._playlist_docs(ids, skip, limit)
+                ),
+                # Not kept: every read checks again that the snapshot is still whole.
+                cache=False,
             )
-        except BaseException as error:  # each field that asked reports it
-            for waiter in batch.values():
-                if waiter.done():
-                    continue
-                if isinstance(error, asyncio.CancelledError):
-                    waiter.cancel()
-                else:
-                    waiter.set_exception(error)
-                    waiter.add_done_callback(_retrieved)
-            if not isinstance(error, Exception):
-                raise
-            return
-        for playlist_id, waiter in batch.items():
-            if not waiter.done():
-                waiter.set_result(found.get(playlist_id))
+        return await slices.load(playlist_id)
 
     async def _playlist_docs(
         self, playlist_ids: list[str], skip: int, limit: int | None
@@ -377,12 +349,6 @@ class LibraryView:
 
 def _position_key(entry: PositionedEntry) -> tuple[int]:
     return (entry.position,)
-
-
-def _retrieved(waiter: asyncio.Future[Any]) -> None:
-    """Marks the error as seen: a field cancelled meanwhile would not have read it."""
-    if not waiter.cancelled():
-        waiter.exception()
 
 
 def _track_id(doc: Mapping[str, Any]) -> str:

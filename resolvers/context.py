@@ -9,7 +9,7 @@ import strawberry
 
 from persistence import LibraryStore, LibraryView, Limits
 from persistence.feed import LibraryFeed
-from resolvers._list_loader import ListLoader
+from persistence.list_loader import ListLoader
 from resolvers.access import OPEN, Caller
 from resolvers.tracks import Track
 

@@ -1,4 +1,4 @@
-"""The per-request track loader (resolvers/_list_loader.py) keeps the DataLoader's promises."""
+"""The list loader (persistence/list_loader.py) keeps the DataLoader's promises."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from resolvers._list_loader import ListLoader
+from persistence.list_loader import ListLoader
 
 
 class Source:
@@ -84,3 +84,13 @@ async def test_a_cancelled_caller_leaves_the_others_their_values() -> None:
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert source.calls == [["a", "b"]]
+
+
+async def test_without_cache_each_tick_loads_again_and_still_batches() -> None:
+    source = Source()
+    loader: ListLoader[str, str] = ListLoader(source, cache=False)
+    first, second = await asyncio.gather(loader.load_many(["a", "-x"]), loader.load("a"))
+    assert first == ["v:a", None]
+    assert second == "v:a"
+    assert await loader.load("a") == "v:a"
+    assert source.calls == [["a", "-x"], ["a"]]
