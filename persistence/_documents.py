@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from bson.tz_util import utc as bson_utc
+
 from persistence.models import (
     Like,
     Play,
@@ -179,8 +181,18 @@ def positioned_entries(start: int, entries: Sequence[Mapping[str, Any]]) -> list
 
 
 def utc(value: datetime) -> datetime:
-    """Datetimes come back naive from clients not built with ``tz_aware``; they are UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """The same instant with the standard library's ``UTC`` as its zone.
+
+    Datetimes come back naive from clients not built with ``tz_aware`` (they are UTC),
+    and with BSON's own UTC zone from those that are: a Python-level ``tzinfo``, whose
+    offset every ``isoformat``, comparison and cursor of a page would ask again.
+    """
+    zone = value.tzinfo
+    if zone is UTC:
+        return value
+    if zone is None or zone is bson_utc:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def normalized(value: Any) -> Any:

@@ -13,6 +13,12 @@ type (no interface or union) whose own selection qualifies. Anything else -- a r
 an enum, a list of objects, ``@defer``, field middleware -- goes to graphql-core, and so
 does the whole list.
 
+A list's completer depends on the schema and on the selection alone unless a directive
+(``@skip(if: $var)`` and the like) or a fragment variable can change what is collected.
+Such selections are compiled once per execution; the others once per document (the
+parsed document is cached, so its nodes are the same objects request after request),
+and kept, bounded, with the schema.
+
 The values are then completed here as graphql-core completes them: the scalar's own
 ``coerce_output_value``, the object type's ``is_type_of``, by a function written out for
 the selection (``_compile``). Only the success path is done here: at
@@ -26,7 +32,8 @@ attribute read, with no side effect.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any, Final
@@ -40,11 +47,18 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLSchema,
     GraphQLString,
     Undefined,
 )
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import FieldDetailsList, FragmentDetails
 from graphql.execution.executor import Executor
+from graphql.language import (
+    FieldNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
 
 _TYPENAME: Final = 0
 _SCALAR: Final = 1
@@ -91,6 +105,25 @@ class _Plan:
     type_name: str
     is_type_of: Callable[[Any, Any], Any] | None
     fields: tuple[_Field, ...]
+
+
+Completer = Callable[[Any], dict[str, Any]]
+_SharedKey = tuple[GraphQLObjectType, Callable[[Any], bool], tuple[int, ...]]
+_SHARED_SIZE: Final = 1024
+_SHARED: weakref.WeakKeyDictionary[GraphQLSchema, dict[_SharedKey, _Shared]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per schema: the completers of selections that no variable can change (see above)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    nodes: tuple[FieldNode, ...]
+    """Kept alive with the entry, so that their ids are not reused."""
+    complete: Completer | None
+    static: bool
+    """Whether the selection holds no directive and no fragment variable: if not, its
+    completer is built per execution."""
 
 
 class PlainObjects:
@@ -142,15 +175,44 @@ class PlainObjects:
 
     def _completer(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> Callable[[Any], dict[str, Any]] | None:
+    ) -> Completer | None:
         key = (object_type, id(field_details_list))
         cached = self._completers.get(key)
         if cached is None:
-            plan = self._plan(object_type, field_details_list)
-            complete = None if plan is None else _compile(plan, self._context.is_awaitable)
+            complete = self._shared_completer(object_type, field_details_list)
             # The list is kept alive with its completer, so that its id is not reused.
             cached = self._completers[key] = (field_details_list, complete)
         return cached[1]
+
+    def _shared_completer(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Completer | None:
+        """The completer kept with the schema if the selection is static, else built."""
+        shared = _SHARED.get(self._context.schema)
+        if shared is None:
+            shared = _SHARED[self._context.schema] = {}
+        nodes = tuple(d.node for d in field_details_list)
+        # The completer calls the execution's ``is_awaitable``: Strawberry passes one function.
+        key = (object_type, self._context.is_awaitable, tuple(map(id, nodes)))
+        entry = shared.get(key)
+        if entry is None:
+            static = all(
+                d.defer_usage is None and d.fragment_variable_values is None
+                for d in field_details_list
+            ) and _static(nodes, self._context.fragments)
+            complete = self._build_completer(object_type, field_details_list) if static else None
+            if len(shared) >= _SHARED_SIZE:
+                shared.pop(next(iter(shared)))
+            entry = shared[key] = _Shared(nodes, complete, static)
+        if entry.static:
+            return entry.complete
+        return self._build_completer(object_type, field_details_list)
+
+    def _build_completer(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Completer | None:
+        plan = self._plan(object_type, field_details_list)
+        return None if plan is None else _compile(plan, self._context.is_awaitable)
 
     def _plan(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -224,9 +286,35 @@ class PlainObjects:
         return None  # enums, interfaces, unions
 
 
-def _compile(
-    plan: _Plan, is_awaitable: Callable[[Any], bool]
-) -> Callable[[Any], dict[str, Any]] | None:
+def _static(nodes: Iterable[FieldNode], fragments: dict[str, FragmentDetails]) -> bool:
+    """Whether no directive and no fragment variable appears in the selections of
+    ``nodes``, through fragments: then only the schema and these nodes decide what is
+    collected, for every execution of the document."""
+    pending: list[SelectionSetNode] = [n.selection_set for n in nodes if n.selection_set]
+    seen: set[str] = set()
+    while pending:
+        for selection in pending.pop().selections:
+            if selection.directives:
+                return False
+            if isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if getattr(selection, "arguments", None):
+                    return False
+                if name in seen:
+                    continue
+                seen.add(name)
+                fragment = fragments.get(name)
+                if fragment is None or fragment.variable_signatures:
+                    return False
+                if fragment.definition.directives:
+                    return False
+                pending.append(fragment.definition.selection_set)
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+                pending.append(selection.selection_set)
+    return True
+
+
+def _compile(plan: _Plan, is_awaitable: Callable[[Any], bool]) -> Completer | None:
     """A function completing one object by ``plan``, written out as straight-line code
     (as ``dataclasses`` writes ``__init__``): per field an attribute read, a type test
     and the dict entry, with no loop over the plan, for the ~55,000 fields of a page."""

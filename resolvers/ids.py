@@ -13,6 +13,7 @@ import json
 
 import strawberry
 from strawberry.relay import GlobalID, GlobalIDValueError
+from strawberry.relay.utils import to_base64
 
 from persistence.errors import InvalidInput
 
@@ -24,17 +25,19 @@ class Node:
     )
 
 
+# ``to_base64`` is what ``str(GlobalID(...))`` returns, without a ``GlobalID`` per id: a
+# page builds one per track whether or not the query asks for it.
 def track_id(track: str) -> strawberry.ID:
-    return strawberry.ID(str(GlobalID("Track", track)))
+    return strawberry.ID(to_base64("Track", track))
 
 
 def library_id(user: str) -> strawberry.ID:
-    return strawberry.ID(str(GlobalID("Library", user)))
+    return strawberry.ID(to_base64("Library", user))
 
 
 def playlist_id(user: str, playlist: str) -> strawberry.ID:
     key = json.dumps([user, playlist], ensure_ascii=False, separators=(",", ":"))
-    return strawberry.ID(str(GlobalID("Playlist", key)))
+    return strawberry.ID(to_base64("Playlist", key))
 
 
 def parse(value: str, argument: str) -> tuple[str, tuple[str, ...]]:

@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 
 from persistence import LibraryStore
 from persistence.client import Client
-from resolvers import RequestContext, build_schema
+from resolvers import RequestContext, _plain_objects, build_schema
 from resolvers._execution import ListFastPathExecutionContext
 from resolvers._plain_objects import PlainObjects
 from resolvers.scalars import scalar_overrides
@@ -228,6 +229,49 @@ async def test_same_answers_as_graphql_core(
         assert fast_lists == []
     if faults and "$f" in query:
         assert errors_seen > 5  # the planted faults did reach graphql-core's errors
+
+
+@pytest.mark.parametrize("query", QUERIES[:5])
+async def test_a_cached_document_answers_each_execution_by_its_own_variables(
+    query: str, monkeypatch: pytest.MonkeyPatch, fast_lists: list[int]
+) -> None:
+    """With the parsed document cached (as the app caches it), its nodes are the same
+    objects every execution, and the completers of its lists are kept across executions:
+    they must not carry one execution's ``@skip``/``@include`` into the next."""
+    schema = strawberry.Schema(
+        Query,
+        execution_context_class=ListFastPathExecutionContext,
+        scalar_overrides=scalar_overrides(),
+        extensions=[ParserCache],
+    )
+    compiled: list[int] = []
+    real_compile = _plain_objects._compile
+
+    def counted(*args: Any) -> Any:
+        compiled.append(1)
+        return real_compile(*args)
+
+    monkeypatch.setattr(_plain_objects, "_compile", counted)
+    compiling: list[int] = []  # per execution, how many completers it compiled
+    for yes in (True, False, True, False):
+        for seed in range(6):
+            variables = {"s": seed, "f": False, "yes": yes}
+            if "$yes" not in query:
+                del variables["yes"]
+
+            async def run(variables: dict[str, Any] = variables) -> Any:
+                return await schema.execute(query, variable_values=variables)
+
+            expected = await _reference(monkeypatch, run)
+            before = len(compiled)
+            assert _answer(await run()) == expected, (seed, yes)
+            compiling.append(len(compiled) - before)
+    assert sum(fast_lists) > 50
+    if "@" in query:
+        assert all(compiling)  # built again for each execution's variables
+    else:
+        assert compiling[0] > 0
+        assert not any(compiling[1:])  # built by the first execution, then kept
 
 
 async def test_it_gives_up_on_a_fault_and_graphql_core_reports_it(
