@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from operator import itemgetter
 from typing import Any, Final
@@ -56,7 +56,7 @@ class Kind:
         def key(doc: Mapping[str, Any]) -> tuple[Any, ...]:
             values: tuple[Any, ...] = get(doc)
             for i in dates:
-                if values[i].tzinfo is None:  # a client without ``tz_aware``
+                if values[i].tzinfo is not UTC:  # naive, or BSON's zone: as ``docs.utc``
                     values = (*values[:i], docs.utc(values[i]), *values[i + 1 :])
             return values
 
